@@ -1,0 +1,206 @@
+"""What will be sent next, and how big and costly each part of it is.
+
+The request is: one system message (system prompt + pinned attachments), the history that fits the model's
+window (oldest whole turns left out first, never deleted from storage), then the user's draft. Token counts
+of stored messages are cached per message and encoding, so re-inspecting on every keystroke only counts the
+draft.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..pricing import Price, input_cost
+from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, counter
+
+SECTION_NAMES = ("system_prompt", "attachments", "history", "tools", "user_message")
+
+
+@dataclass
+class Section:
+    name: str
+    bytes: int = 0
+    tokens: int = 0
+    cost: float | None = 0.0
+
+
+@dataclass
+class Inspection:
+    model: str
+    context_window: int | None
+    used_fraction: float | None
+    excluded_messages: int
+    sections: list[Section]
+    total: Section
+    encoding: str
+    exact: bool  # False: local counts are estimates for this model
+    price_known: bool
+    history_messages: int = 0  # messages that will be sent
+
+    def section(self, name: str) -> Section:
+        return next(s for s in self.sections if s.name == name)
+
+    def as_json(self) -> dict:
+        return {
+            "model": self.model,
+            "context_window": self.context_window,
+            "used_fraction": self.used_fraction,
+            "excluded_messages": self.excluded_messages,
+            "sections": [asdict(s) for s in self.sections],
+            "total": {"bytes": self.total.bytes, "tokens": self.total.tokens, "cost": self.total.cost},
+            "tokens_are_estimates": not self.exact,
+        }
+
+
+def attachment_block(att: dict) -> str:
+    return f'<attachment name="{att.get("name", "file")}">\n{att.get("content", "")}\n</attachment>'
+
+
+def system_text(system_prompt: str | None, attachments: list[dict] | None) -> str:
+    parts = [system_prompt] if system_prompt else []
+    parts.extend(attachment_block(a) for a in attachments or [])
+    return "\n\n".join(parts)
+
+
+def sendable(message: dict) -> bool:
+    """History entries that go to the provider: user turns and replies with text (even partial ones)."""
+    return message.get("role") in ("user", "assistant") and bool(message.get("content"))
+
+
+def message_tokens(message: dict, encoding: str) -> int:
+    """Token count of a stored message in ``encoding``, cached on the message dict (and persisted by callers)."""
+    cache = message.setdefault("tokens", {})
+    if not isinstance(cache, dict):
+        cache = message["tokens"] = {}
+    n = cache.get(encoding)
+    if n is None:
+        n = counter(encoding).count(message.get("content", "")) + MESSAGE_OVERHEAD
+        cache[encoding] = n
+    return n
+
+
+def _byte_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+@dataclass
+class _HistoryStats:
+    key: tuple
+    turn_tokens: list[int] = field(default_factory=list)  # per turn, oldest first
+    turn_bytes: list[int] = field(default_factory=list)
+    turn_messages: list[int] = field(default_factory=list)
+    turn_starts: list[int] = field(default_factory=list)  # index into the sendable list where each turn starts
+    messages: list[dict] = field(default_factory=list)
+
+
+class ContextInspector:
+    """Measures the next request for one model. Cheap to call per keystroke: history is summarised once."""
+
+    def __init__(self) -> None:
+        self._history: _HistoryStats | None = None
+        self._fixed_key: tuple | None = None
+        self._fixed: tuple[Section, Section] | None = None
+
+    def _history_stats(self, history: list[dict], encoding: str) -> _HistoryStats:
+        last = history[-1] if history else {}
+        key = (encoding, len(history), id(history), last.get("id"), len(last.get("content", "")))
+        if self._history is not None and self._history.key == key:
+            return self._history
+        stats = _HistoryStats(key=key)
+        msgs = [m for m in history if sendable(m)]
+        stats.messages = msgs
+        for i, msg in enumerate(msgs):
+            if msg["role"] == "user" or not stats.turn_tokens:
+                stats.turn_tokens.append(0)
+                stats.turn_bytes.append(0)
+                stats.turn_messages.append(0)
+                stats.turn_starts.append(i)
+            stats.turn_tokens[-1] += message_tokens(msg, encoding)
+            stats.turn_bytes[-1] += _byte_len(msg.get("content", ""))
+            stats.turn_messages[-1] += 1
+        self._history = stats
+        return stats
+
+    def _fixed_sections(self, system_prompt: str, attachments: list[dict], encoding: str) -> tuple[Section, Section]:
+        key = (encoding, system_prompt, tuple((a.get("name"), len(a.get("content", ""))) for a in attachments))
+        if self._fixed_key == key and self._fixed is not None:
+            return self._fixed
+        count = counter(encoding).count
+        sp = Section("system_prompt", _byte_len(system_prompt), count(system_prompt) + (MESSAGE_OVERHEAD if system_prompt else 0))
+        att_text = "\n\n".join(attachment_block(a) for a in attachments)
+        att = Section("attachments", _byte_len(att_text), count(att_text))
+        if att_text and not system_prompt:
+            att.tokens += MESSAGE_OVERHEAD
+        self._fixed_key, self._fixed = key, (sp, att)
+        return self._fixed
+
+    def inspect(
+        self,
+        *,
+        model_id: str,
+        encoding: str,
+        exact: bool,
+        context_window: int | None,
+        price: Price | None,
+        system_prompt: str | None,
+        attachments: list[dict] | None,
+        history: list[dict],
+        draft: str = "",
+        tools: list[dict] | None = None,
+    ) -> Inspection:
+        sp, att = self._fixed_sections(system_prompt or "", list(attachments or []), encoding)
+        stats = self._history_stats(history, encoding)
+        draft_tokens = counter(encoding).count(draft) + MESSAGE_OVERHEAD + REPLY_PRIMING
+        user = Section("user_message", _byte_len(draft), draft_tokens)
+        tools_section = Section("tools")
+        if tools:
+            import json
+
+            text = json.dumps(tools)
+            tools_section = Section("tools", _byte_len(text), counter(encoding).count(text))
+
+        fixed_tokens = sp.tokens + att.tokens + tools_section.tokens + user.tokens
+        hist_tokens = sum(stats.turn_tokens)
+        hist_bytes = sum(stats.turn_bytes)
+        excluded_turns = 0
+        excluded_messages = 0
+        if context_window:
+            # drop whole turns, oldest first, until the request fits; the newest turn goes last
+            while excluded_turns < len(stats.turn_tokens) and fixed_tokens + hist_tokens > context_window:
+                hist_tokens -= stats.turn_tokens[excluded_turns]
+                hist_bytes -= stats.turn_bytes[excluded_turns]
+                excluded_messages += stats.turn_messages[excluded_turns]
+                excluded_turns += 1
+        history_section = Section("history", hist_bytes, hist_tokens)
+        sections = [sp, att, history_section, tools_section, user]
+        for s in sections:
+            s.cost = input_cost(price, s.tokens)
+        total_tokens = sum(s.tokens for s in sections)
+        total = Section(
+            "total", sum(s.bytes for s in sections), total_tokens, input_cost(price, total_tokens)
+        )
+        return Inspection(
+            model=model_id,
+            context_window=context_window,
+            used_fraction=(total_tokens / context_window) if context_window else None,
+            excluded_messages=excluded_messages,
+            sections=[Section(s.name, s.bytes, s.tokens, s.cost) for s in sections],
+            total=total,
+            encoding=encoding,
+            exact=exact,
+            price_known=price is not None,
+            history_messages=len(stats.messages) - excluded_messages,
+        )
+
+    def request_messages(self, inspection: Inspection, *, system_prompt: str | None, attachments: list[dict] | None,
+                         history: list[dict], user_text: str) -> list[dict]:
+        """The chat messages to send, consistent with ``inspection``'s exclusions."""
+        stats = self._history_stats(history, inspection.encoding)
+        msgs = stats.messages[len(stats.messages) - inspection.history_messages :] if inspection.history_messages else []
+        out: list[dict] = []
+        sys_text = system_text(system_prompt, attachments)
+        if sys_text:
+            out.append({"role": "system", "content": sys_text})
+        out.extend({"role": m["role"], "content": m["content"]} for m in msgs)
+        out.append({"role": "user", "content": user_text})
+        return out

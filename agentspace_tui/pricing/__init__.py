@@ -1,0 +1,123 @@
+"""Prices and cost arithmetic. Pure functions: no I/O, no litellm.
+
+A price we do not know is ``None`` all the way through and shows as "unknown", never as $0.
+Local models (Ollama, endpoints marked ``local``) cost exactly 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+MTOK = 1_000_000
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens, with where it came from: "override", "litellm" or "local"."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+    source: str = "litellm"
+
+    def snapshot(self) -> dict:
+        """What a reply stores, so later price changes never rewrite history."""
+        return asdict(self)
+
+    @classmethod
+    def from_snapshot(cls, data: dict | None) -> Price | None:
+        if not data or data.get("input_per_mtok") is None or data.get("output_per_mtok") is None:
+            return None
+        return cls(
+            float(data["input_per_mtok"]),
+            float(data["output_per_mtok"]),
+            data.get("cache_read_per_mtok"),
+            data.get("cache_write_per_mtok"),
+            str(data.get("source", "litellm")),
+        )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Provider-reported tokens. ``input_tokens`` is the whole prompt, cache reads and writes included
+    (litellm's prompt_tokens already counts them: adding them again would double count)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_price(
+    model_id: str,
+    *,
+    local: bool,
+    catalog_input: float | None,
+    catalog_output: float | None,
+    catalog_cache_read: float | None = None,
+    catalog_cache_write: float | None = None,
+    overrides: dict[str, dict] | None = None,
+) -> Price | None:
+    """User override, then local (free), then litellm's catalog; None when unknown."""
+    override = (overrides or {}).get(model_id)
+    if override:
+        return Price(
+            float(override["input_per_mtok"]),
+            float(override["output_per_mtok"]),
+            override.get("cache_read_per_mtok"),
+            override.get("cache_write_per_mtok"),
+            "override",
+        )
+    if local:
+        return Price(0.0, 0.0, 0.0, 0.0, "local")
+    if catalog_input is None or catalog_output is None:
+        return None
+    return Price(catalog_input, catalog_output, catalog_cache_read, catalog_cache_write, "litellm")
+
+
+def input_cost(price: Price | None, tokens: int) -> float | None:
+    """Cost of sending ``tokens`` uncached input tokens; None when the price is unknown."""
+    if price is None:
+        return None
+    return tokens * price.input_per_mtok / MTOK
+
+
+def reply_cost(price: Price | None, usage: Usage) -> float | None:
+    if price is None:
+        return None
+    cache_read = max(0, usage.cache_read_tokens)
+    cache_write = max(0, usage.cache_write_tokens)
+    uncached = max(0, usage.input_tokens - cache_read - cache_write)
+    read_rate = price.cache_read_per_mtok if price.cache_read_per_mtok is not None else price.input_per_mtok
+    write_rate = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    total = (
+        uncached * price.input_per_mtok
+        + cache_read * read_rate
+        + cache_write * write_rate
+        + usage.output_tokens * price.output_per_mtok
+    )
+    return total / MTOK
+
+
+def format_cost(cost: float | None, *, unknown: str = "unknown") -> str:
+    """$0.0123 style; small amounts keep significant digits; None -> 'unknown'."""
+    if cost is None:
+        return unknown
+    if cost == 0:
+        return "$0"
+    if cost < 0.0001:
+        return f"${cost:.6f}".rstrip("0")
+    if cost < 1:
+        return f"${cost:.4f}"
+    return f"${cost:,.2f}"
+
+
+def format_price(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"${value:g}/Mtok"

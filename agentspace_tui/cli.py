@@ -1,0 +1,138 @@
+"""Command line: the TUI (no subcommand) and scriptable subcommands on the same services.
+
+Exit codes: 0 success, 2 bad arguments, 3 configuration (missing key, unknown model or session),
+4 provider or network failure (including an interrupted stream), 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_PROVIDER, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_CONFIG):
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="agentspace-tui",
+        description="A terminal chat client for LLMs that shows what you are about to send, what it will cost "
+        "and what you have spent. With no command, opens the full-screen app.",
+    )
+    p.add_argument("--version", action="version", version=f"agentspace-tui {__version__}")
+    p.add_argument("-m", "--model", help="model id, e.g. anthropic:claude-sonnet-4-5 (default from config.toml)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-s", "--session", help="open this session (id or unique id prefix)")
+    g.add_argument("-c", "--continue", dest="cont", action="store_true", help="continue the latest session")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("ask", help="send a prompt, stream the reply to stdout", description="Send a prompt and "
+                       "stream the reply to stdout; a one-line summary goes to stderr.")
+    a.add_argument("prompt", nargs="?", default=None, help="the prompt; '-' (or nothing, with a pipe) reads stdin")
+    a.add_argument("-m", "--model", dest="ask_model", help="model id (provider:model or a bare name)")
+    ag = a.add_mutually_exclusive_group()
+    ag.add_argument("-s", "--session", dest="ask_session", help="continue this session")
+    ag.add_argument("-c", "--continue", dest="ask_cont", action="store_true", help="continue the latest session")
+    a.add_argument("--system", help="system prompt for this session")
+    a.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
+
+    m = sub.add_parser("models", help="list the models in the catalog", description="List chat models: "
+                       "litellm's catalog, local Ollama models and configured endpoints.")
+    m.add_argument("--provider", help="only this provider")
+    m.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("sessions", help="list, show, export, rename, delete sessions")
+    ss = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sl = ss.add_parser("list", help="list sessions, newest first")
+    sl.add_argument("--json", action="store_true")
+    sh = ss.add_parser("show", help="print a session's transcript")
+    sh.add_argument("id")
+    se = ss.add_parser("export", help="export a session as Markdown or JSON")
+    se.add_argument("id")
+    se.add_argument("--format", choices=["md", "json"], default="md")
+    se.add_argument("-o", "--output", help="write to this file instead of stdout")
+    sr = ss.add_parser("rename", help="rename a session")
+    sr.add_argument("id")
+    sr.add_argument("title")
+    sd = ss.add_parser("delete", help="delete a session (its spending stays in usage)")
+    sd.add_argument("id")
+
+    u = sub.add_parser("usage", help="tokens and cost per model", description="Tokens and cost per model, "
+                       "as billed at the time of each reply.")
+    u.add_argument("--session", help="only this session")
+    u.add_argument("--today", action="store_true", help="only today")
+    u.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("context", help="what the next request would send, by section", description="Break the "
+                       "next request of a session down by section: bytes, tokens, input cost, window share.")
+    c.add_argument("session")
+    c.add_argument("--model", dest="ctx_model", help="measure for this model instead of the session's")
+    c.add_argument("--draft", default="", help="the message you are about to send")
+    c.add_argument("--json", action="store_true")
+
+    k = sub.add_parser("keys", help="API keys in the system keyring")
+    ks = k.add_subparsers(dest="action", metavar="ACTION", required=True)
+    kset = ks.add_parser("set", help="store a key in the keyring (read without echo, or from stdin)")
+    kset.add_argument("provider")
+    kl = ks.add_parser("list", help="where each provider's key comes from (never the key)")
+    kl.add_argument("--json", action="store_true")
+    kd = ks.add_parser("delete", help="remove a provider's key from the keyring")
+    kd.add_argument("provider")
+
+    pr = sub.add_parser("pricing", help="price overrides (USD per million tokens)")
+    ps = pr.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pset = ps.add_parser("set", help="override a model's price")
+    pset.add_argument("model")
+    pset.add_argument("--input", type=float, required=True, help="USD per million input tokens")
+    pset.add_argument("--output", type=float, required=True, help="USD per million output tokens")
+    pset.add_argument("--cache-read", type=float, help="USD per million cache-read tokens")
+    pset.add_argument("--cache-write", type=float, help="USD per million cache-write tokens")
+    plist = ps.add_parser("list", help="list overrides")
+    plist.add_argument("--json", action="store_true")
+    pun = ps.add_parser("unset", help="remove an override")
+    pun.add_argument("model")
+    return p
+
+
+def _services():
+    from .services.core import build_services
+
+    return build_services()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .config.settings import ConfigError
+    from .services.chat import BusyError
+    from .services.core import NotFoundError
+    from .storage import StorageError
+
+    try:
+        if args.command is None:
+            from .ui.run import run_app
+
+            return run_app(model=args.model, session=args.session, cont=args.cont)
+        from . import commands
+
+        return getattr(commands, f"cmd_{args.command}")(args)
+    except CliError as exc:
+        print(f"agentspace-tui: {exc}", file=sys.stderr)
+        return exc.code
+    except (ConfigError, NotFoundError, BusyError) as exc:
+        print(f"agentspace-tui: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StorageError as exc:
+        print(f"agentspace-tui: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("\nagentspace-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK

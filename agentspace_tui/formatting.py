@@ -1,0 +1,74 @@
+"""Plain-text formatting shared by the CLI and the TUI (no Rich, no Textual)."""
+
+from __future__ import annotations
+
+import time
+
+from .pricing import format_cost
+
+__all__ = ["format_cost", "format_tokens", "format_window", "format_time", "table", "reply_summary", "format_bytes"]
+
+
+def format_tokens(n: int | None) -> str:
+    if n is None:
+        return "?"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def format_bytes(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n} B"
+
+
+def format_window(n: int | None) -> str:
+    return format_tokens(n) if n else "unknown"
+
+
+def format_time(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    right = right or set()
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def fmt(row: list[str]) -> str:
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+def reply_summary(reply: dict) -> str:
+    """'openai:gpt-4o-mini · 120 in / 45 out · $0.0001 · 0.42 s to first token · 85 tok/s'."""
+    parts = [reply.get("model") or "?"]
+    usage = reply.get("usage") or {}
+    if usage:
+        tok = f"{format_tokens(usage.get('input_tokens'))} in / {format_tokens(usage.get('output_tokens'))} out"
+        if usage.get("cache_read_tokens"):
+            tok += f" ({format_tokens(usage['cache_read_tokens'])} cached)"
+        parts.append(tok + (" (est.)" if reply.get("usage_estimated") else ""))
+    parts.append(format_cost(reply.get("cost")) if usage else "cost unknown (no usage reported)")
+    if reply.get("ttft") is not None:
+        parts.append(f"{reply['ttft']:.2f} s to first token")
+    duration, ttft = reply.get("duration"), reply.get("ttft")
+    if usage.get("output_tokens") and duration and ttft is not None and duration - ttft > 0.05:
+        parts.append(f"{usage['output_tokens'] / (duration - ttft):.0f} tok/s")
+    status = reply.get("status")
+    if status and status not in ("complete", "streaming"):
+        parts.append(status)
+    return " · ".join(parts)

@@ -1,0 +1,136 @@
+"""Map provider failures to one-line messages that name the provider and the fix.
+
+Works on exception class names along the MRO, so it needs no litellm import and also covers httpx/openai
+errors that litellm lets through. Messages never include the request's API key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .events import StreamError
+
+# shapes of common provider keys, redacted even when we did not send them ourselves
+_KEYISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|AIza[0-9A-Za-z_\-]{20,}|gsk_[A-Za-z0-9]{10,}|xai-[A-Za-z0-9]{10,})")
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    label: str  # "OpenAI"
+    name: str  # "openai"
+    key_env: str | None
+    api_base: str | None
+
+
+def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEYISH.sub("***", text)
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _first_line(exc: BaseException) -> str:
+    """The provider's own words, without litellm's chain of class-name prefixes."""
+    text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+    text = text.split(" Original exception:")[0].strip()
+    embedded = re.search(r'"message"\s*:\s*"([^"]+)"', text)  # a JSON error body quoted inside the message
+    if embedded:
+        return embedded.group(1)[:200]
+    previous = None
+    while previous != text:
+        previous = text
+        text = re.sub(r"^(litellm\.)?\w*(Error|Exception):\s*", "", text)
+        text = re.sub(r"^\w+(Exception|Error) -\s*", "", text)
+    text = text.splitlines()[0] if text else ""
+    return text[:200]
+
+
+def map_midstream(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, ...] = ()) -> StreamError:
+    """A failure after text arrived: the reply is kept as interrupted."""
+    detail = redact(_first_line(exc), secrets)
+    if "timeout" in detail.lower() or "Timeout" in _names(exc):
+        what = "stopped sending (timeout)"
+    elif re.search(r"overloaded", detail, re.I):
+        what = "is overloaded and broke off the reply"
+    else:
+        what = f"broke off the reply ({detail})"
+    return StreamError(
+        "interrupted", f"{ctx.label} {what}; the partial reply was kept, retry to get a full answer", "interrupted"
+    )
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The provider's retry-after, wherever litellm/httpx put the response headers."""
+    candidates = []
+    for attr in ("litellm_response_headers", "headers"):
+        candidates.append(getattr(exc, attr, None))
+    response = getattr(exc, "response", None)
+    if response is not None:
+        candidates.append(getattr(response, "headers", None))
+    for headers in candidates:
+        if not headers:
+            continue
+        try:
+            value = headers.get("retry-after") or headers.get("Retry-After")
+        except AttributeError:
+            continue
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def map_exception(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, ...] = ()) -> StreamError:
+    names = _names(exc)
+    detail = redact(_first_line(exc), secrets)
+    label = ctx.label
+    where = f" at {ctx.api_base}" if ctx.api_base else ""
+    key_hint = f"check {ctx.key_env} or run `agentspace-tui keys set {ctx.name}`" if ctx.key_env else "check the key"
+    status = getattr(exc, "status_code", None)
+
+    if "ContextWindowExceededError" in names or re.search(r"context length|prompt is too long|too many tokens", detail, re.I):
+        return StreamError(
+            "context_window",
+            f"{label}: the conversation is longer than the model's context window; start a /new session, "
+            "remove attachments or switch to a model with a larger window",
+        )
+    if "AuthenticationError" in names or status == 401:
+        return StreamError("auth", f"{label} rejected the API key (401); {key_hint}")
+    if "PermissionDeniedError" in names or status == 403:
+        return StreamError("auth", f"{label} refused access (403): {detail}; {key_hint}")
+    if "RateLimitError" in names or status == 429:
+        wait = retry_after_seconds(exc)
+        after = f"; retry after {wait:g} s" if wait is not None else "; wait a moment and retry"
+        return StreamError("rate_limit", f"{label} rate limit reached (429){after}")
+    if "Timeout" in names or "TimeoutError" in names or "ReadTimeout" in names:
+        return StreamError("timeout", f"{label} did not answer in time{where}; retry, or raise request_timeout in config.toml")
+    if "NotFoundError" in names or status == 404:
+        return StreamError("not_found", f"{label}: model or endpoint not found (404): {detail}; check the model id with `agentspace-tui models`")
+    if "APIConnectionError" in names or "ConnectError" in names or "ConnectionError" in names:
+        if "peer closed" in detail.lower() or "incomplete" in detail.lower():
+            return StreamError("interrupted", f"{label} closed the connection mid-reply; the partial reply was kept, retry to continue", "interrupted")
+        return StreamError("unreachable", f"cannot reach {label}{where}; check the network or the base URL")
+    if "ServiceUnavailableError" in names or "InternalServerError" in names or (status and int(status) >= 500):
+        return StreamError("server", f"{label} server error ({status or 'unavailable'}): {detail}; retry later")
+    if "BadRequestError" in names or status == 400:
+        return StreamError("bad_request", f"{label} rejected the request (400): {detail}")
+    return StreamError("unknown", f"{label} request failed: {detail or type(exc).__name__}")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    names = _names(exc)
+    if "ContextWindowExceededError" in names or "AuthenticationError" in names:
+        return False
+    status = getattr(exc, "status_code", None)
+    return bool(
+        names & {"RateLimitError", "InternalServerError", "ServiceUnavailableError"}
+        or (isinstance(status, int) and (status == 429 or status >= 500))
+    )

@@ -1,0 +1,269 @@
+"""Sending a prompt and streaming the reply: the one code path the CLI and the TUI share.
+
+The user message and an assistant placeholder are stored before the request goes out; the reply is
+checkpointed about once a second while it streams (a killed process loses at most ~1 s of it) and finished
+with its status, provider-reported usage, cost, the price snapshot it was billed at, time to first token
+and duration. Storage calls run in threads so an event loop (the TUI's) never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from ..catalog.models import ModelInfo
+from ..config.settings import ConfigError
+from ..context import ContextInspector, Inspection, message_tokens
+from ..pricing import Price, Usage, reply_cost
+from ..providers.errors import ProviderContext
+from ..providers.events import Finish, Retrying, StreamError, TextDelta, UsageReport
+from ..providers.stream import ChatRequest, stream_chat
+from ..tokens import encoding_for
+from .core import Services
+
+CHECKPOINT_INTERVAL = 1.0
+STALE_STREAM = 30.0  # a "streaming" reply not checkpointed for this long belongs to a dead process
+
+
+class BusyError(Exception):
+    """A reply is already streaming in this session."""
+
+
+@dataclass
+class ReplyStarted:
+    session: dict
+    user_message: dict
+    reply: dict
+    model: ModelInfo
+    price: Price | None
+    inspection: Inspection
+
+
+@dataclass
+class ReplyFinished:
+    reply: dict  # the stored assistant message, final
+    error: str | None  # one-line message for error/interrupted/cancelled replies
+
+
+ChatEvent = ReplyStarted | TextDelta | Retrying | ReplyFinished
+
+
+def session_title(text: str) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "New chat")
+    return line if len(line) <= 60 else line[:57].rstrip() + "..."
+
+
+def is_stale_stream(message: dict, now: float | None = None) -> bool:
+    if message.get("status") != "streaming":
+        return False
+    last = message.get("checkpoint_at") or message.get("created_at") or 0
+    return (now or time.time()) - last > STALE_STREAM
+
+
+class ChatService:
+    def __init__(self, services: Services):
+        self.services = services
+        self._streaming: set[str] = set()
+
+    def is_streaming(self, session_id: str) -> bool:
+        return session_id in self._streaming
+
+    def history(self, session_id: str) -> list[dict]:
+        """A session's messages; replies left "streaming" by a killed process are marked interrupted."""
+        store = self.services.store
+        messages = store.get_messages(session_id)
+        now = time.time()
+        for msg in messages:
+            if is_stale_stream(msg, now) and session_id not in self._streaming:
+                msg["status"] = "interrupted"
+                msg["error"] = "the app stopped while this reply was streaming; the partial reply was kept"
+                store.update_message(session_id, msg["id"], status=msg["status"], error=msg["error"])
+        return messages
+
+    def _check_busy(self, session_id: str, history: list[dict]) -> None:
+        if session_id in self._streaming:
+            raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
+        last = history[-1] if history else None
+        if last and last.get("status") == "streaming" and not is_stale_stream(last):
+            raise BusyError("another agentspace-tui process is streaming a reply in this session; wait for it")
+
+    def prepare(
+        self,
+        text: str,
+        *,
+        session_id: str | None = None,
+        model_id: str | None = None,
+        system_prompt: str | None = None,
+    ) -> tuple[dict, list[dict], ModelInfo]:
+        """Validate everything that can fail before anything is stored (missing key, unknown model/session)."""
+        services = self.services
+        if not text.strip():
+            raise ConfigError("empty prompt: nothing to send")
+        session = services.session(session_id) if session_id else None
+        info = services.resolve_model(model_id) if model_id else services.session_model(session)
+        spec = services.provider(info.provider)
+        key = services.key_for(info.provider, fresh=True)
+        if spec.needs_key and key.value is None:
+            env = spec.key_env or f"{spec.name.upper()}_API_KEY"
+            raise ConfigError(
+                f"no API key for {spec.label}: set {env} or run `agentspace-tui keys set {spec.name}`"
+            )
+        history = self.history(session["id"]) if session else []
+        if session:
+            self._check_busy(session["id"], history)
+        else:
+            session = services.store.create_session(
+                title=session_title(text), model=info.id, system_prompt=system_prompt
+            )
+        if system_prompt is not None and session.get("system_prompt") != system_prompt:
+            session = services.store.update_session(session["id"], system_prompt=system_prompt)
+        if session.get("model") != info.id:
+            session = services.store.update_session(session["id"], model=info.id)
+        return session, history, info
+
+    async def send(
+        self,
+        text: str,
+        *,
+        session_id: str | None = None,
+        model_id: str | None = None,
+        system_prompt: str | None = None,
+        inspector: ContextInspector | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        session, history, info = await asyncio.to_thread(
+            self.prepare, text, session_id=session_id, model_id=model_id, system_prompt=system_prompt
+        )
+        sid = session["id"]
+        if sid in self._streaming:
+            raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
+        self._streaming.add(sid)
+        try:
+            async for event in self._run(session, history, info, text, inspector or ContextInspector()):
+                yield event
+        finally:
+            self._streaming.discard(sid)
+
+    async def _run(
+        self, session: dict, history: list[dict], info: ModelInfo, text: str, inspector: ContextInspector
+    ) -> AsyncIterator[ChatEvent]:
+        services = self.services
+        store = services.store
+        sid = session["id"]
+        spec = services.provider(info.provider)
+        price = services.price_for(info)
+        system = services.session_system_prompt(session)
+        inspection = services.inspect(session, history, info, text, inspector, system)
+        request_messages = inspector.request_messages(
+            inspection, system_prompt=system, attachments=session.get("attachments") or [], history=history,
+            user_text=text,
+        )
+        encoding = encoding_for(info.provider, info.name)
+        user_msg = {"role": "user", "content": text}
+        message_tokens(user_msg, encoding)
+        now = time.time()
+        user_msg = await asyncio.to_thread(store.append_message, sid, user_msg)
+        reply = await asyncio.to_thread(
+            store.append_message,
+            sid,
+            {
+                "role": "assistant",
+                "content": "",
+                "model": info.id,
+                "status": "streaming",
+                "prices": price.snapshot() if price else None,
+                "checkpoint_at": now,
+                "excluded_messages": inspection.excluded_messages,
+            },
+        )
+        yield ReplyStarted(session, user_msg, reply, info, price, inspection)
+
+        key = services.key_for(info.provider)
+        request = ChatRequest(
+            litellm_model=info.litellm_model,
+            messages=request_messages,
+            provider=ProviderContext(spec.label, spec.name, spec.key_env, services.api_base(info.provider)),
+            api_key=key.value,
+            api_base=services.api_base(info.provider),
+            timeout=services.settings.request_timeout,
+            max_retries=services.settings.max_retries,
+        )
+        parts: list[str] = []
+        usage: Usage | None = None
+        usage_estimated = False
+        status = "complete"
+        finish_reason = "stop"
+        error: str | None = None
+        started = time.monotonic()
+        first_token: float | None = None
+        last_checkpoint = started
+        checkpointed_len = 0
+        try:
+            async for event in stream_chat(request):
+                if isinstance(event, TextDelta):
+                    if first_token is None:
+                        first_token = time.monotonic()
+                    parts.append(event.text)
+                    yield event
+                    now_m = time.monotonic()
+                    if now_m - last_checkpoint >= CHECKPOINT_INTERVAL:
+                        last_checkpoint = now_m
+                        content = "".join(parts)
+                        if len(content) != checkpointed_len:
+                            checkpointed_len = len(content)
+                            await asyncio.to_thread(
+                                store.update_message, sid, reply["id"], content=content, checkpoint_at=time.time()
+                            )
+                elif isinstance(event, UsageReport):
+                    usage, usage_estimated = event.usage, event.estimated
+                elif isinstance(event, Retrying):
+                    yield event
+                elif isinstance(event, Finish):
+                    finish_reason = event.reason
+                elif isinstance(event, StreamError):
+                    status, error = event.status, event.message
+        except asyncio.CancelledError:
+            status, error = "cancelled", "cancelled; the partial reply was kept"
+            final = await asyncio.shield(
+                self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, "cancelled", error,
+                             started, first_token, encoding)
+            )
+            self._streaming.discard(sid)
+            raise
+        final = await self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, finish_reason, error,
+                                   started, first_token, encoding)
+        yield ReplyFinished(final, error)
+
+    async def _finish(
+        self, sid: str, reply: dict, parts: list[str], info: ModelInfo, price: Price | None, usage: Usage | None,
+        usage_estimated: bool, status: str, finish_reason: str, error: str | None, started: float,
+        first_token: float | None, encoding: str,
+    ) -> dict:
+        store = self.services.store
+        content = "".join(parts)
+        duration = time.monotonic() - started
+        cost = reply_cost(price, usage) if usage is not None else None
+        fields = {
+            "content": content,
+            "status": status,
+            "finish_reason": finish_reason if status == "complete" else status,
+            "error": error,
+            "usage": usage.as_dict() if usage else None,
+            "usage_estimated": usage_estimated,
+            "cost": cost,
+            "ttft": (first_token - started) if first_token is not None else None,
+            "duration": duration,
+            "tokens": {},
+        }
+        tmp = {"content": content}
+        message_tokens(tmp, encoding)
+        fields["tokens"] = tmp["tokens"]
+        final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
+        if usage is not None:
+            await asyncio.to_thread(
+                store.record_reply_usage, sid, model=info.id, input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens, cost=cost,
+            )
+        return final

@@ -1,0 +1,178 @@
+"""The service layer: one object that wires settings, storage, catalog, keys, pricing and context together.
+
+Built by ``build_services()`` for the CLI, the TUI and the tests alike. Nothing here imports Textual; litellm
+is only imported by providers/ when a request is made (or warmed up in the background).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog.catalog import Catalog, provider_api_base
+from ..catalog.models import ModelError, ModelInfo
+from ..catalog.providers import ProviderSpec, ProviderStatus
+from ..config import keys as keystore
+from ..config import paths
+from ..config.settings import ConfigError, Settings, load_settings
+from ..context import ContextInspector, Inspection
+from ..pricing import Price, resolve_price
+from ..storage import Store
+from ..tokens import encoding_for, is_exact
+
+
+class NotFoundError(Exception):
+    """An unknown session (or other named thing), one-line message."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A catalog entry with what the user needs to choose it: price (None = unknown) and key status."""
+
+    info: ModelInfo
+    price: Price | None
+    key_configured: bool
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.info.id,
+            "provider": self.info.provider,
+            "context_window": self.info.context_window,
+            "max_output": self.info.max_output,
+            "input_per_mtok": self.price.input_per_mtok if self.price else None,
+            "output_per_mtok": self.price.output_per_mtok if self.price else None,
+            "key_configured": self.key_configured,
+        }
+
+
+class Services:
+    def __init__(self, settings: Settings, store: Store, catalog: Catalog):
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self._overrides_cache: tuple[float, dict] | None = None
+        self._key_cache: dict[str, keystore.ResolvedKey] = {}
+
+    # -- providers and keys -----------------------------------------------------------------------
+    def provider(self, name: str) -> ProviderSpec:
+        try:
+            return self.settings.providers[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown provider {name!r}; known: {', '.join(sorted(self.settings.providers))}"
+            ) from None
+
+    def key_for(self, provider: str, *, fresh: bool = False) -> keystore.ResolvedKey:
+        if fresh or provider not in self._key_cache:
+            self._key_cache[provider] = keystore.resolve_key(self.provider(provider))
+        return self._key_cache[provider]
+
+    def forget_keys(self) -> None:
+        self._key_cache.clear()
+
+    def key_configured(self, provider: str) -> bool:
+        return self.key_for(provider).source != "none"
+
+    def provider_statuses(self) -> list[ProviderStatus]:
+        out = []
+        for name, spec in self.settings.providers.items():
+            source = self.key_for(name, fresh=True).source
+            models = [m.name for m in self.catalog.ollama_models] if spec.litellm_prefix == "ollama_chat" else []
+            out.append(ProviderStatus(name, spec.label, source, spec.key_env, spec.local, models))
+        return out
+
+    def api_base(self, provider: str) -> str | None:
+        return provider_api_base(self.provider(provider))
+
+    # -- models and prices ----------------------------------------------------------------------------
+    def resolve_model(self, model_id: str | None = None) -> ModelInfo:
+        try:
+            return self.catalog.resolve(model_id or self.settings.default_model)
+        except ModelError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def price_overrides(self) -> dict[str, dict]:
+        # re-read at most every 2 s: another terminal may have changed a price
+        now = time.monotonic()
+        if self._overrides_cache is None or now - self._overrides_cache[0] > 2.0:
+            self._overrides_cache = (now, self.store.price_overrides())
+        return self._overrides_cache[1]
+
+    def invalidate_prices(self) -> None:
+        self._overrides_cache = None
+
+    def price_for(self, info: ModelInfo) -> Price | None:
+        return resolve_price(
+            info.id,
+            local=info.local,
+            catalog_input=info.input_per_mtok,
+            catalog_output=info.output_per_mtok,
+            catalog_cache_read=info.cache_read_per_mtok,
+            catalog_cache_write=info.cache_write_per_mtok,
+            overrides=self.price_overrides(),
+        )
+
+    def model_choices(self, provider: str | None = None) -> list[ModelChoice]:
+        if provider is not None and provider not in self.settings.providers:
+            raise ConfigError(f"unknown provider {provider!r}; known: {', '.join(sorted(self.settings.providers))}")
+        configured = {name: self.key_configured(name) for name in self.settings.providers}
+        return [
+            ModelChoice(info, self.price_for(info), configured.get(info.provider, False))
+            for info in self.catalog.models(provider)
+        ]
+
+    # -- sessions -------------------------------------------------------------------------------------
+    def session(self, session_id: str) -> dict:
+        found = self.store.get_session(session_id)
+        if found is None:
+            raise NotFoundError(f"no session {session_id!r}; see `agentspace-tui sessions list`")
+        return found
+
+    def latest_session(self) -> dict | None:
+        return self.store.latest_session()
+
+    def session_model(self, session: dict | None) -> ModelInfo:
+        return self.resolve_model((session or {}).get("model") or self.settings.default_model)
+
+    def session_system_prompt(self, session: dict | None) -> str:
+        prompt = (session or {}).get("system_prompt")
+        return self.settings.system_prompt if prompt is None else prompt
+
+    # -- context --------------------------------------------------------------------------------------
+    def inspect(
+        self,
+        session: dict | None,
+        history: list[dict],
+        info: ModelInfo,
+        draft: str = "",
+        inspector: ContextInspector | None = None,
+        system_prompt: str | None = None,
+    ) -> Inspection:
+        inspector = inspector or ContextInspector()
+        return inspector.inspect(
+            model_id=info.id,
+            encoding=encoding_for(info.provider, info.name),
+            exact=is_exact(info.provider, info.name),
+            context_window=info.context_window,
+            price=self.price_for(info),
+            system_prompt=system_prompt if system_prompt is not None else self.session_system_prompt(session),
+            attachments=(session or {}).get("attachments") or [],
+            history=history,
+            draft=draft,
+        )
+
+
+def build_services(home: Path | None = None, *, discover_ollama: bool = False) -> Services:
+    """The app factory shared by the CLI, the TUI and the tests."""
+    if home is not None:
+        import os
+
+        os.environ[paths.HOME_ENV] = str(home)
+    settings = load_settings()
+    store = Store(paths.data_dir())
+    catalog = Catalog(settings.providers)
+    services = Services(settings, store, catalog)
+    if discover_ollama:
+        catalog.discover_ollama()
+    return services

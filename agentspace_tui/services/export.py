@@ -1,0 +1,34 @@
+"""Export a session as Markdown (each reply names its model) or JSON. Never includes keys: none are stored."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ..formatting import format_time, reply_summary
+
+
+def to_markdown(session: dict, messages: list[dict]) -> str:
+    lines = [f"# {session.get('title') or 'Untitled session'}", ""]
+    lines.append(
+        f"_Session {session['id']} · created {format_time(session.get('created_at'))} · "
+        f"exported {time.strftime('%Y-%m-%d %H:%M')} by agentspace-tui_"
+    )
+    lines.append("")
+    if session.get("system_prompt"):
+        lines += ["## System prompt", "", session["system_prompt"], ""]
+    for att in session.get("attachments") or []:
+        lines += [f"_Attached: {att.get('name')} ({att.get('bytes', 0)} bytes)_", ""]
+    for msg in messages:
+        if msg.get("role") == "user":
+            lines += ["## You", "", msg.get("content", ""), ""]
+        elif msg.get("role") == "assistant":
+            lines += [f"## Assistant ({msg.get('model') or 'unknown model'})", "", msg.get("content", "")]
+            if msg.get("error"):
+                lines += ["", f"> {msg.get('status')}: {msg['error']}"]
+            lines += ["", f"_{reply_summary(msg)}_", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_json(session: dict, messages: list[dict]) -> str:
+    return json.dumps({"session": session, "messages": messages}, indent=2, ensure_ascii=False)
