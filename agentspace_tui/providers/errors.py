@@ -110,7 +110,7 @@ def map_exception(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, 
         wait = retry_after_seconds(exc)
         after = f"; retry after {wait:g} s" if wait is not None else "; wait a moment and retry"
         return StreamError("rate_limit", f"{label} rate limit reached (429){after}")
-    if "Timeout" in names or "TimeoutError" in names or "ReadTimeout" in names:
+    if names & {"Timeout", "TimeoutError", "ReadTimeout"} or re.search(r"\btime(d)? ?out\b", detail, re.I):
         return StreamError("timeout", f"{label} did not answer in time{where}; retry, or raise request_timeout in config.toml")
     if "NotFoundError" in names or status == 404:
         return StreamError("not_found", f"{label}: model or endpoint not found (404): {detail}; check the model id with `agentspace-tui models`")

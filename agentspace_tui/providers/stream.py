@@ -34,6 +34,10 @@ def load_litellm():
             from ..tokens import _ensure_cache_dir
 
             _ensure_cache_dir()
+            import warnings
+
+            warnings.filterwarnings("ignore", module=r"litellm(\..*)?$")
+            warnings.filterwarnings("ignore", message=r"Accessing the 'model_")
             import litellm
 
             litellm.suppress_debug_info = True
