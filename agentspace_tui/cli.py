@@ -121,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_app(model=args.model, session=args.session, cont=args.cont)
         from . import commands
 
-        return getattr(commands, f"cmd_{args.command}")(args)
+        try:
+            return getattr(commands, f"cmd_{args.command}")(args)
+        finally:
+            for warning in commands.storage_warnings():
+                print(f"agentspace-tui: warning: {warning}", file=sys.stderr)
+            commands._built.clear()
     except CliError as exc:
         print(f"agentspace-tui: {exc}", file=sys.stderr)
         return exc.code

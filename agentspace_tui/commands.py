@@ -12,20 +12,24 @@ from .cli import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, CliError
 from .formatting import format_bytes, format_cost, format_time, format_tokens, format_window, reply_summary, table
 from .pricing import format_price
 
+_built: list = []
+
 
 def _services():
     from .services.core import build_services
 
-    return build_services()
+    services = build_services()
+    _built.append(services)
+    return services
+
+
+def storage_warnings() -> list[str]:
+    """What storage recovered from (corrupt files moved aside) during this command, for stderr."""
+    return [w for services in _built for w in services.store.warnings]
 
 
 def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def _warn_storage(services) -> None:
-    for warning in services.store.warnings:
-        print(f"agentspace-tui: warning: {warning}", file=sys.stderr)
 
 
 # -- ask ----------------------------------------------------------------------------------------------
@@ -43,7 +47,6 @@ def cmd_ask(args) -> int:
 
     prompt = _read_prompt(args.prompt)
     services = _services()
-    _warn_storage(services)
     session_id = args.ask_session
     if args.ask_cont:
         latest = services.latest_session()
@@ -159,7 +162,6 @@ def cmd_sessions(args) -> int:
     from .services.export import to_json, to_markdown
 
     services = _services()
-    _warn_storage(services)
     store = services.store
     if args.action == "list":
         sessions = [_session_row(s) for s in store.list_sessions()]
@@ -177,9 +179,9 @@ def cmd_sessions(args) -> int:
         return EXIT_OK
     session = services.session(args.id)
     if args.action == "show":
-        print(to_markdown(session, store.get_messages(session["id"])), end="")
+        print(to_markdown(session, services.messages(session["id"])), end="")
     elif args.action == "export":
-        messages = store.get_messages(session["id"])
+        messages = services.messages(session["id"])
         text = to_markdown(session, messages) if args.format == "md" else to_json(session, messages) + "\n"
         if args.output:
             try:
@@ -214,7 +216,6 @@ def cmd_usage(args) -> int:
     import time
 
     services = _services()
-    _warn_storage(services)
     session_id = services.session(args.session)["id"] if args.session else None
     day = time.strftime("%Y-%m-%d") if args.today else None
     data = _usage_json(services.store.usage(session_id, day=day))

@@ -9,6 +9,8 @@ and duration. Storage calls run in threads so an event loop (the TUI's) never bl
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,10 +23,9 @@ from ..providers.errors import ProviderContext
 from ..providers.events import Finish, Retrying, StreamError, TextDelta, UsageReport
 from ..providers.stream import ChatRequest, stream_chat
 from ..tokens import encoding_for
-from .core import Services
+from .core import Services, is_stale_stream
 
 CHECKPOINT_INTERVAL = 1.0
-STALE_STREAM = 30.0  # a "streaming" reply not checkpointed for this long belongs to a dead process
 
 
 class BusyError(Exception):
@@ -55,13 +56,6 @@ def session_title(text: str) -> str:
     return line if len(line) <= 60 else line[:57].rstrip() + "..."
 
 
-def is_stale_stream(message: dict, now: float | None = None) -> bool:
-    if message.get("status") != "streaming":
-        return False
-    last = message.get("checkpoint_at") or message.get("created_at") or 0
-    return (now or time.time()) - last > STALE_STREAM
-
-
 class ChatService:
     def __init__(self, services: Services):
         self.services = services
@@ -71,16 +65,7 @@ class ChatService:
         return session_id in self._streaming
 
     def history(self, session_id: str) -> list[dict]:
-        """A session's messages; replies left "streaming" by a killed process are marked interrupted."""
-        store = self.services.store
-        messages = store.get_messages(session_id)
-        now = time.time()
-        for msg in messages:
-            if is_stale_stream(msg, now) and session_id not in self._streaming:
-                msg["status"] = "interrupted"
-                msg["error"] = "the app stopped while this reply was streaming; the partial reply was kept"
-                store.update_message(session_id, msg["id"], status=msg["status"], error=msg["error"])
-        return messages
+        return self.services.messages(session_id, live=session_id in self._streaming)
 
     def _check_busy(self, session_id: str, history: list[dict]) -> None:
         if session_id in self._streaming:
@@ -174,6 +159,8 @@ class ChatService:
                 "status": "streaming",
                 "prices": price.snapshot() if price else None,
                 "checkpoint_at": now,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
                 "excluded_messages": inspection.excluded_messages,
             },
         )

@@ -6,6 +6,8 @@ is only imported by providers/ when a request is made (or warmed up in the backg
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,29 @@ from ..context import ContextInspector, Inspection
 from ..pricing import Price, resolve_price
 from ..storage import Store
 from ..tokens import encoding_for, is_exact
+
+STALE_STREAM = 30.0  # a "streaming" reply not checkpointed for this long belongs to a dead process
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_stream(message: dict, now: float | None = None) -> bool:
+    """A reply still marked "streaming" whose writer is gone (dead pid on this host, or silent too long)."""
+    if message.get("status") != "streaming":
+        return False
+    pid, host = message.get("pid"), message.get("host")
+    if pid and host == socket.gethostname() and pid != os.getpid() and not _process_alive(int(pid)):
+        return True
+    last = message.get("checkpoint_at") or message.get("created_at") or 0
+    return (now or time.time()) - last > STALE_STREAM
 
 
 class NotFoundError(Exception):
@@ -128,6 +153,19 @@ class Services:
         if found is None:
             raise NotFoundError(f"no session {session_id!r}; see `agentspace-tui sessions list`")
         return found
+
+    def messages(self, session_id: str, *, live: bool = False) -> list[dict]:
+        """A session's messages; replies left "streaming" by a killed process are marked interrupted."""
+        messages = self.store.get_messages(session_id)
+        if live:
+            return messages
+        now = time.time()
+        for msg in messages:
+            if is_stale_stream(msg, now):
+                msg["status"] = "interrupted"
+                msg["error"] = "the app stopped while this reply was streaming; the partial reply was kept"
+                self.store.update_message(session_id, msg["id"], status=msg["status"], error=msg["error"])
+        return messages
 
     def latest_session(self) -> dict | None:
         return self.store.latest_session()

@@ -1,0 +1,7 @@
+"""The one exception storage raises for conditions a user can act on."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """A one-line, user-facing storage problem (unknown session, file from a newer version, ...)."""

@@ -1,0 +1,74 @@
+"""Shapes of stored records and the plain dicts handed to callers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from . import usage as usage_math
+
+ID_RE = re.compile(r"[0-9a-f]{4,64}")
+ROLES = frozenset({"user", "assistant", "system"})
+SESSION_FIELDS = frozenset({"title", "model", "system_prompt", "attachments"})
+
+
+def new_id() -> str:
+    return secrets.token_hex(6)
+
+
+def clone(value: Any) -> Any:
+    """Deep copy of JSON data. Callers get copies so they can never mutate the parse cache."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
+def check_attachments(value: Any) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(a, Mapping) for a in value):
+        raise ValueError("attachments must be a list of dicts ({path, name, content, bytes})")
+    return [clone(dict(a)) for a in value]
+
+
+def attachment_summaries(attachments: Any) -> list[dict]:
+    """Attachments without their content: what the small index keeps."""
+    return [{k: v for k, v in a.items() if k != "content"} for a in attachments or [] if isinstance(a, dict)]
+
+
+def index_record(session: Mapping[str, Any], *, messages: int, updated_at: float) -> dict[str, Any]:
+    """The index's record of a session: no message bodies, no attachment contents."""
+    return {
+        "id": session["id"],
+        "title": session.get("title"),
+        "model": session.get("model"),
+        "system_prompt": session.get("system_prompt"),
+        "attachments": attachment_summaries(session.get("attachments")),
+        "created_at": session.get("created_at"),
+        "updated_at": updated_at,
+        "messages": messages,
+        "usage": clone(session.get("usage") or {}),
+    }
+
+
+def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The copy of the session kept inside its own file (so a lost index can be rebuilt)."""
+    keys = ("id", "title", "model", "system_prompt", "attachments", "created_at", "updated_at", "usage")
+    return {k: clone(record.get(k)) for k in keys}
+
+
+def public_session(record: Mapping[str, Any], attachments: list | None = None) -> dict[str, Any]:
+    out = clone(dict(record))
+    summary = usage_math.summarize((record.get("usage") or {}).items())
+    out["usage"] = summary["per_model"]
+    out["cost"] = summary["total"]["cost"]
+    out["unknown_cost"] = summary["total"]["unknown_cost"]
+    out["attachments"] = clone(attachments if attachments is not None else record.get("attachments") or [])
+    out.setdefault("messages", 0)
+    return out
+
+
+def next_doc_id(rows: Mapping[str, Any]) -> int:
+    return max(map(int, rows), default=0) + 1

@@ -1,0 +1,62 @@
+"""Usage buckets: pure arithmetic on the per-model counters kept in sessions and in the ledger.
+
+Stored buckets keep ``cost`` as the sum of *known* costs and count unknown-price replies in
+``unknown_cost``; a price we do not know is never added as 0. ``public`` turns a stored bucket into what
+callers see, where ``cost`` is None when every request had an unknown price.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+USAGE_KEYS = ("requests", *TOKEN_KEYS, "cost", "unknown_cost")
+
+
+def empty() -> dict[str, Any]:
+    return {"requests": 0, **dict.fromkeys(TOKEN_KEYS, 0), "cost": 0.0, "unknown_cost": 0}
+
+
+def add_request(bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cost: float | None) -> dict:
+    """A new bucket: ``bucket`` plus one request with these token counts and cost (None = unknown price)."""
+    out = merge(empty(), bucket or {})
+    out["requests"] += 1
+    for key in TOKEN_KEYS:
+        out[key] += int(tokens.get(key) or 0)
+    if cost is None:
+        out["unknown_cost"] += 1
+    else:
+        out["cost"] += float(cost)
+    return out
+
+
+def merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """Add a stored bucket into ``into`` (in place, returned); tolerates missing keys and a None cost."""
+    for key in USAGE_KEYS:
+        value = other.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            into[key] += value
+    return into
+
+
+def public(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    out = merge(empty(), bucket)
+    if out["requests"] and out["unknown_cost"] >= out["requests"]:
+        out["cost"] = None
+    return out
+
+
+def summarize(per_model: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """``{"per_model": {model: bucket}, "total": bucket}`` from (model, stored bucket) pairs."""
+    models: dict[str, dict[str, Any]] = {}
+    total = empty()
+    for model, bucket in per_model:
+        merge(models.setdefault(model, empty()), bucket)
+        merge(total, bucket)
+    return {"per_model": {m: public(b) for m, b in sorted(models.items())}, "total": public(total)}
+
+
+def local_day(when: float | None = None) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(time.time() if when is None else when))
