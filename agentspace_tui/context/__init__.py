@@ -97,15 +97,16 @@ class ContextInspector:
     """Measures the next request for one model. Cheap to call per keystroke: history is summarised once."""
 
     def __init__(self) -> None:
-        self._history: _HistoryStats | None = None
+        self._history: dict[str, _HistoryStats] = {}  # per encoding: the switcher measures several
         self._fixed_key: tuple | None = None
         self._fixed: tuple[Section, Section] | None = None
 
     def _history_stats(self, history: list[dict], encoding: str) -> _HistoryStats:
         last = history[-1] if history else {}
         key = (encoding, len(history), id(history), last.get("id"), len(last.get("content", "")))
-        if self._history is not None and self._history.key == key:
-            return self._history
+        cached = self._history.get(encoding)
+        if cached is not None and cached.key == key:
+            return cached
         stats = _HistoryStats(key=key)
         msgs = [m for m in history if sendable(m)]
         stats.messages = msgs
@@ -118,7 +119,7 @@ class ContextInspector:
             stats.turn_tokens[-1] += message_tokens(msg, encoding)
             stats.turn_bytes[-1] += _byte_len(msg.get("content", ""))
             stats.turn_messages[-1] += 1
-        self._history = stats
+        self._history[encoding] = stats
         return stats
 
     def _fixed_sections(self, system_prompt: str, attachments: list[dict], encoding: str) -> tuple[Section, Section]:
