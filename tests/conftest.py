@@ -31,9 +31,13 @@ def server():
 
 @pytest.fixture
 def llm(server):
+    from tests.fakeserver import Reply
+
     server.clear()
+    server.default = Reply()
     yield server
     server.clear()
+    server.default = Reply()
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ class Services:
         self.store = store
         self.catalog = catalog
         self._overrides_cache: tuple[float, dict] | None = None
+        self.overrides_ttl = 2.0  # seconds; the TUI sets infinity and refreshes from workers
         self._key_cache: dict[str, keystore.ResolvedKey] = {}
 
     # -- providers and keys -----------------------------------------------------------------------
@@ -120,7 +121,7 @@ class Services:
     def price_overrides(self) -> dict[str, dict]:
         # re-read at most every 2 s: another terminal may have changed a price
         now = time.monotonic()
-        if self._overrides_cache is None or now - self._overrides_cache[0] > 2.0:
+        if self._overrides_cache is None or now - self._overrides_cache[0] > self.overrides_ttl:
             self._overrides_cache = (now, self.store.price_overrides())
         return self._overrides_cache[1]
 

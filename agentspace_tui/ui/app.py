@@ -1,0 +1,649 @@
+"""The full-screen app: conversation, prompt, model switcher, context inspector, cost footer, sessions.
+
+The UI talks to the core only through ``Services`` and ``ChatService``. Storage, keyring and network calls run
+in workers; litellm is imported in a background thread after the first paint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from ..catalog.models import ModelInfo
+from ..config.settings import ConfigError
+from ..context import ContextInspector, Inspection
+from ..providers.events import Retrying, TextDelta
+from ..services.chat import BusyError, ChatService, ReplyFinished, ReplyStarted
+from ..services.core import NotFoundError, Services
+from .messages import SessionLoaded, UsageRefreshed
+from .widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, UserBlock, code_blocks
+from .widgets.cost_footer import CostFooter
+from .widgets.inspector import InspectorSidebar
+from .widgets.prompt import PromptInput
+
+WIDE_ENOUGH = 110  # columns from which the inspector is shown by default
+BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, not per keystroke
+MAX_ATTACHMENT = 256 * 1024
+
+HELP = """\
+Keys: Enter send · Ctrl+J newline · Up/Down input history · Esc cancel the streaming reply
+Ctrl+O switch model · Ctrl+B toggle inspector · Ctrl+R sessions · Ctrl+N new session
+Ctrl+Y copy last reply · Ctrl+G copy last code block · Ctrl+K keys · Ctrl+P command palette · Ctrl+Q quit
+Commands: /model ID · /new · /system TEXT · /attach PATH · /detach [NAME] · /export [PATH] · /rename TITLE · /help
+Keys can be remapped in config.toml under [keybindings] (binding ids: switch_model, toggle_inspector,
+sessions, new_session, cancel, copy_reply, copy_code, keys, quit)."""
+
+
+class ChatScreen(Screen):
+    """The main screen."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title-bar")
+        with Horizontal(id="main"):
+            with Vertical(id="chat"):
+                yield ConversationView(id="conversation")
+                yield PromptInput(id="prompt")
+            yield InspectorSidebar(id="inspector")
+        yield CostFooter(id="cost-footer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.main_screen_mounted()
+
+
+class AgentspaceApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "agentspace-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+o", "switch_model", "Model", id="switch_model"),
+        Binding("ctrl+b", "toggle_inspector", "Inspector", id="toggle_inspector"),
+        Binding("ctrl+r", "sessions", "Sessions", id="sessions"),
+        Binding("ctrl+n", "new_session", "New", id="new_session"),
+        Binding("escape", "cancel", "Cancel", id="cancel", show=False),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", show=False),
+        Binding("ctrl+g", "copy_code", "Copy code", id="copy_code", show=False),
+        Binding("ctrl+k", "keys", "Keys", id="keys", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        services: Services | None = None,
+        *,
+        services_factory: Callable[[], Services] | None = None,
+        model: str | None = None,
+        session: str | None = None,
+        cont: bool = False,
+        warm_litellm: bool = True,
+        check_providers: bool = True,
+    ) -> None:
+        super().__init__()
+        self.services = services
+        self._services_factory = services_factory
+        self._start_model = model
+        self._start_session = session
+        self._continue = cont
+        self._warm_litellm = warm_litellm
+        self._check_providers = check_providers
+        self.chat: ChatService | None = None
+        self.session: dict | None = None
+        self.history: list[dict] = []
+        self.model: ModelInfo | None = None
+        self.inspector = ContextInspector()
+        self.last_inspection: Inspection | None = None
+        self.reply_worker: Worker | None = None
+        self.current_reply: ReplyBlock | None = None
+        self.session_usage: dict | None = None
+        self.today: dict | None = None
+        self.ready = False
+        self.first_paint_at: float | None = None
+        self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        self.main_screen = ChatScreen()
+        return self.main_screen
+
+    # widgets of the main screen (App.query_one would search whatever modal is on top)
+    def w(self, widget_type, selector: str | None = None):
+        if selector:
+            return self.main_screen.query_one(selector, widget_type)
+        return self.main_screen.query_one(widget_type)
+
+    def main_screen_mounted(self) -> None:
+        self.first_paint_at = time.perf_counter()
+        self.w(PromptInput).focus()
+        self._update_title()
+        self.w(InspectorSidebar).display = self.size.width >= WIDE_ENOUGH
+        self.w(CostFooter).show(None, None, None)
+        self._startup()
+
+    @work(thread=True, group="startup", exclusive=True, exit_on_error=False, description="open session")
+    def _startup(self) -> None:
+        services = self.services or (self._services_factory() if self._services_factory else None)
+        if services is None:
+            from ..services.core import build_services
+
+            services = build_services()
+        services.overrides_ttl = float("inf")  # refreshed by workers, never read on the event loop
+        services.price_overrides()
+        self.services = services
+        self.chat = ChatService(services)
+        session = None
+        error = None
+        try:
+            if self._start_session:
+                session = services.session(self._start_session)
+            elif self._continue:
+                session = services.latest_session()
+            model_id = self._start_model or (session or {}).get("model") or services.settings.default_model
+            model = services.resolve_model(model_id)
+        except (ConfigError, NotFoundError) as exc:
+            error = str(exc)
+            model = _fallback_model(services)
+        messages = services.messages(session["id"]) if session else []
+        today = services.store.usage(day=time.strftime("%Y-%m-%d"))
+        session_usage = services.store.usage(session["id"]) if session else None
+        self.call_from_thread(self._apply_startup, session, messages, model, today, session_usage, error)
+        if self._warm_litellm:
+            from ..providers.stream import load_litellm
+
+            load_litellm()
+
+    def _apply_startup(self, session, messages, model, today, session_usage, error) -> None:
+        self.session, self.history, self.model = session, messages, model
+        self.today, self.session_usage = today, session_usage
+        self.ready = True
+        if self.services.settings.keybindings:
+            self.set_keymap(self.services.settings.keybindings)
+        self.w(ConversationView).show_messages(messages)
+        for warning in self.services.store.warnings:
+            self._notice(f"storage: {warning}", "warning")
+        if error:
+            self._notice(error, "error")
+        self._update_title()
+        self._refresh_footer()
+        self.refresh_inspector()
+        self.post_message(SessionLoaded(session, messages, today))
+        if self._check_providers:
+            self._check_usable()
+
+    @work(thread=True, group="providers", exclusive=True, exit_on_error=False, description="check providers")
+    def _check_usable(self) -> None:
+        services = self.services
+        statuses = services.provider_statuses()
+        if any(s.key_source not in ("none", "not needed") for s in statuses):
+            return
+        models = services.catalog.discover_ollama(timeout=1.0)
+        if models:
+            return
+        self.call_from_thread(self.action_keys, True)
+
+    # -- title, footer, inspector -------------------------------------------------------------------
+    def _update_title(self) -> None:
+        bar = self.w(Static, "#title-bar")
+        title = (self.session or {}).get("title") or "New chat"
+        text = Text.assemble(("agentspace-tui", "bold"), ("  │  ", "dim"), (title, ""), ("  │  ", "dim"))
+        text.append(self.model.id if self.model else "loading…", style="bold")
+        if self.model and not self.services.key_configured(self.model.provider):
+            text.append("  (no key: Ctrl+K)", style="bold red")
+        bar.update(text)
+
+    def _refresh_footer(self) -> None:
+        last = next((m for m in reversed(self.history) if m.get("role") == "assistant"), None)
+        self.w(CostFooter).show(last, self.session_usage, self.today)
+
+    def _history_for_request(self) -> list[dict]:
+        if self.current_reply is not None:  # the reply being streamed is not part of the next request yet
+            return [m for m in self.history if m.get("status") != "streaming"]
+        return self.history
+
+    def refresh_inspector(self, draft: str | None = None) -> None:
+        if not self.ready or self.model is None:
+            return
+        if draft is None:
+            draft = self.w(PromptInput).text
+        if len(draft) > BIG_DRAFT:
+            self._inspect_in_worker(draft)
+            return
+        self._show_inspection(self._inspect(draft))
+
+    def _inspect(self, draft: str) -> Inspection:
+        return self.services.inspect(self.session, self._history_for_request(), self.model, draft, self.inspector)
+
+    @work(thread=True, group="inspect", exclusive=True, exit_on_error=False, description="measure draft")
+    def _inspect_in_worker(self, draft: str) -> None:
+        inspection = self._inspect(draft)
+        self.call_from_thread(self._show_inspection, inspection)
+
+    def _show_inspection(self, inspection: Inspection) -> None:
+        self.last_inspection = inspection
+        self.w(InspectorSidebar).show(inspection, (self.session or {}).get("attachments"))
+
+    @on(PromptInput.Changed)
+    def _draft_changed(self, event: PromptInput.Changed) -> None:
+        self.refresh_inspector(event.text_area.text)
+
+    def on_resize(self, event) -> None:
+        if self._inspector_forced is None and self.main_screen.is_mounted:
+            self.w(InspectorSidebar).display = event.size.width >= WIDE_ENOUGH
+
+    # -- sending ------------------------------------------------------------------------------------
+    @on(PromptInput.Submitted)
+    def _submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        if text.startswith("/") and not text.startswith("//"):
+            event.prompt.remember(text)
+            event.prompt.text = ""
+            self.run_slash_command(text.strip())
+            return
+        if text.startswith("//"):
+            text = text[1:]
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        if not self.ready:
+            self.notify("still opening the session…", severity="warning")
+            return
+        if self.reply_worker is not None and self.reply_worker.is_running:
+            self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
+            return
+        prompt = self.w(PromptInput)
+        prompt.remember(text)
+        prompt.text = ""
+        self.reply_worker = self._stream_reply(text, self.model.id)
+
+    @work(group="chat", exclusive=False, exit_on_error=False, description="stream reply")
+    async def _stream_reply(self, text: str, model_id: str) -> None:
+        conversation = self.w(ConversationView)
+        chat = self.chat
+        block: ReplyBlock | None = None
+        try:
+            async for event in chat.send(
+                text, session_id=(self.session or {}).get("id"), model_id=model_id, inspector=self.inspector
+            ):
+                if isinstance(event, TextDelta):
+                    block.append(event.text)
+                elif isinstance(event, ReplyStarted):
+                    self.session = event.session
+                    self.history.extend([event.user_message, event.reply])
+                    block = ReplyBlock(event.reply, streaming=True)
+                    self.current_reply = block
+                    conversation.add(UserBlock(event.user_message), block)
+                    self._update_title()
+                    self.refresh_inspector()
+                elif isinstance(event, Retrying):
+                    block.note(event.message)
+                elif isinstance(event, ReplyFinished):
+                    self._reply_done(block, event.reply)
+        except (ConfigError, NotFoundError, BusyError) as exc:
+            # nothing was sent or stored: give the draft back
+            self._restore_draft(text)
+            self._notice(str(exc), "error")
+        except asyncio.CancelledError:
+            if block is not None:
+                final = await asyncio.to_thread(self._stored_reply, block.message.get("id"))
+                if final is not None:
+                    self._reply_done(block, final)
+            raise
+        finally:
+            self.current_reply = None
+
+    def _stored_reply(self, message_id: str | None) -> dict | None:
+        if not self.session or not message_id:
+            return None
+        for msg in reversed(self.services.store.get_messages(self.session["id"])):
+            if msg.get("id") == message_id:
+                return msg
+        return None
+
+    def _reply_done(self, block: ReplyBlock, reply: dict) -> None:
+        block.finish(reply)
+        for i in range(len(self.history) - 1, -1, -1):
+            if self.history[i].get("id") == reply.get("id"):
+                self.history[i] = reply
+                break
+        self.current_reply = None
+        self._refresh_footer()
+        self.refresh_inspector()
+        self._refresh_usage()
+
+    def _restore_draft(self, text: str) -> None:
+        prompt = self.w(PromptInput)
+        if not prompt.text:
+            prompt.text = text
+            prompt.move_cursor(prompt.document.end)
+
+    @work(thread=True, group="usage", exclusive=True, exit_on_error=False, description="refresh usage")
+    def _refresh_usage(self) -> None:
+        store = self.services.store
+        session_usage = store.usage(self.session["id"]) if self.session else None
+        today = store.usage(day=time.strftime("%Y-%m-%d"))
+        self.post_message(UsageRefreshed(session_usage, today))
+
+    def on_usage_refreshed(self, message: UsageRefreshed) -> None:
+        self.session_usage, self.today = message.session_usage, message.today
+        self._refresh_footer()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """One place where an unexpected worker failure becomes a message instead of a crash."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self._notice(f"{event.worker.description or 'background task'} failed: {type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}", "error")
+            if event.worker.group == "chat" and self.current_reply is not None:
+                self.current_reply = None
+
+    def _notice(self, text: str, kind: str = "info") -> None:
+        self.w(ConversationView).add(NoticeBlock(text, kind))
+
+    # -- actions ------------------------------------------------------------------------------------
+    def action_cancel(self) -> None:
+        if self.reply_worker is not None and self.reply_worker.is_running:
+            self.reply_worker.cancel()
+        elif isinstance(self.screen, ChatScreen):
+            self.w(PromptInput).focus()
+
+    def action_toggle_inspector(self) -> None:
+        sidebar = self.w(InspectorSidebar)
+        sidebar.display = not sidebar.display
+        self._inspector_forced = sidebar.display
+
+    def action_new_session(self) -> None:
+        if self.reply_worker is not None and self.reply_worker.is_running:
+            self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
+            return
+        self.session, self.history = None, []
+        self.session_usage = None
+        self.w(ConversationView).clear()
+        self._update_title()
+        self._refresh_footer()
+        self.refresh_inspector()
+
+    def action_switch_model(self) -> None:
+        if not self.ready:
+            return
+        from .screens.model_switcher import ModelSwitcherScreen
+
+        draft = self.w(PromptInput).text
+        choices = self.services.model_choices()
+        estimate = self._estimator(draft)
+        self.push_screen(
+            ModelSwitcherScreen(choices, estimate, self.model.id if self.model else None), self._model_chosen
+        )
+
+    def _estimator(self, draft: str):
+        """Cost of the next request and window share for any model, from cached per-encoding counts."""
+        from ..tokens import encoding_for, is_exact
+
+        services, session, history = self.services, self.session, self._history_for_request()
+        system = services.session_system_prompt(session)
+        cache: dict[str, Inspection] = {}
+
+        def estimate(choice):
+            info = choice.info
+            enc = encoding_for(info.provider, info.name)
+            key = f"{enc}:{info.context_window}"
+            insp = cache.get(key)
+            if insp is None:
+                insp = self.inspector.inspect(
+                    model_id=info.id, encoding=enc, exact=is_exact(info.provider, info.name),
+                    context_window=info.context_window, price=None, system_prompt=system,
+                    attachments=(session or {}).get("attachments") or [], history=history, draft=draft,
+                )
+                cache[key] = insp
+            cost = insp.total.tokens * choice.price.input_per_mtok / 1e6 if choice.price else None
+            return cost, insp.used_fraction, insp.excluded_messages
+
+        return estimate
+
+    def _model_chosen(self, model_id: str | None) -> None:
+        if model_id:
+            self.set_model(model_id)
+
+    def set_model(self, model_id: str) -> bool:
+        try:
+            info = self.services.resolve_model(model_id)
+        except ConfigError as exc:
+            self._notice(str(exc), "error")
+            return False
+        self.model = info
+        self._update_title()
+        self.refresh_inspector()
+        streaming = self.reply_worker is not None and self.reply_worker.is_running
+        note = " (applies to the next request)" if streaming else ""
+        self.notify(f"model: {info.id}{note}")
+        if self.session:
+            self._save_session(model=info.id)
+        return True
+
+    @work(thread=True, group="session-save", exit_on_error=False, description="save session")
+    def _save_session(self, **fields) -> None:
+        updated = self.services.store.update_session(self.session["id"], **fields)
+        self.call_from_thread(self._session_saved, updated)
+
+    def _session_saved(self, session: dict) -> None:
+        if self.session and session.get("id") == self.session.get("id"):
+            self.session = session
+            self._update_title()
+            self.refresh_inspector()
+
+    def action_sessions(self) -> None:
+        if not self.ready:
+            return
+        from .screens.sessions import SessionsScreen
+
+        self.push_screen(SessionsScreen(self.services, (self.session or {}).get("id")), self._session_action)
+
+    def _session_action(self, action) -> None:
+        if action is None:
+            if self.session and self.services.store.get_session(self.session["id"]) is None:
+                self.action_new_session()  # the open session was deleted
+            return
+        if action.kind == "new":
+            self.action_new_session()
+        elif action.kind == "open" and action.session_id:
+            self.open_session(action.session_id)
+
+    def open_session(self, session_id: str) -> None:
+        if self.reply_worker is not None and self.reply_worker.is_running:
+            self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
+            return
+        self._load_session(session_id)
+
+    @work(thread=True, group="load-session", exclusive=True, exit_on_error=False, description="open session")
+    def _load_session(self, session_id: str) -> None:
+        services = self.services
+        session = services.session(session_id)
+        messages = services.messages(session["id"])
+        try:
+            model = services.resolve_model(session.get("model")) if session.get("model") else self.model
+        except ConfigError:
+            model = self.model
+        usage = services.store.usage(session["id"])
+        self.call_from_thread(self._session_opened, session, messages, model, usage)
+
+    def _session_opened(self, session, messages, model, usage) -> None:
+        self.session, self.history, self.model, self.session_usage = session, messages, model, usage
+        self.w(ConversationView).show_messages(messages)
+        self._update_title()
+        self._refresh_footer()
+        self.refresh_inspector()
+
+    def action_keys(self, first_run: bool = False) -> None:
+        from .screens.first_run import KeysScreen
+
+        def done(_result) -> None:
+            self.services.forget_keys()
+            self._update_title()
+
+        self.push_screen(KeysScreen(self.services, first_run=first_run), done)
+
+    def action_copy_reply(self) -> None:
+        last = next((m for m in reversed(self.history) if m.get("role") == "assistant" and m.get("content")), None)
+        if last is None:
+            self.notify("no reply to copy yet", severity="warning")
+            return
+        self.copy_to_clipboard(last["content"])
+        self.notify(f"copied the last reply ({len(last['content'])} characters)")
+
+    def action_copy_code(self) -> None:
+        for msg in reversed(self.history):
+            if msg.get("role") == "assistant":
+                blocks = code_blocks(msg.get("content", ""))
+                if blocks:
+                    self.copy_to_clipboard(blocks[-1])
+                    self.notify(f"copied a code block ({blocks[-1].count(chr(10))} lines)")
+                    return
+        self.notify("no code block in the replies yet", severity="warning")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Switch model", "Choose the model for the next request", self.action_switch_model)
+        yield SystemCommand("Toggle context inspector", "Show or hide the sidebar", self.action_toggle_inspector)
+        yield SystemCommand("Sessions", "Switch, rename, delete or search sessions", self.action_sessions)
+        yield SystemCommand("New session", "Start an empty conversation", self.action_new_session)
+        yield SystemCommand("Cancel reply", "Stop the streaming reply (partial kept)", self.action_cancel)
+        yield SystemCommand("Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply)
+        yield SystemCommand("Copy last code block", "Copy the last code block of the replies", self.action_copy_code)
+        yield SystemCommand("API keys", "Provider keys and local models", self.action_keys)
+        yield SystemCommand("Export session", "Write the session as Markdown", lambda: self.run_slash_command("/export"))
+        yield SystemCommand("Help", "Keys and slash commands", lambda: self.run_slash_command("/help"))
+
+    # -- slash commands -----------------------------------------------------------------------------
+    def run_slash_command(self, line: str) -> None:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if name == "/help":
+            self._notice(HELP)
+        elif name == "/model":
+            if arg:
+                self.set_model(arg)
+            else:
+                self.action_switch_model()
+        elif name == "/new":
+            self.action_new_session()
+        elif name == "/system":
+            self._session_edit("system", arg)
+        elif name == "/attach":
+            if not arg:
+                self._notice("usage: /attach PATH (a text file pinned into the context)", "error")
+            else:
+                self._session_edit("attach", arg)
+        elif name == "/detach":
+            self._session_edit("detach", arg)
+        elif name == "/rename":
+            if not arg:
+                self._notice("usage: /rename TITLE", "error")
+            else:
+                self._session_edit("rename", arg)
+        elif name == "/export":
+            if not self.session:
+                self._notice("nothing to export yet: send a message first", "error")
+            else:
+                self._export(arg)
+        else:
+            self._notice(f"unknown command {name}; /help lists them", "error")
+
+    @work(thread=True, group="session-edit", exit_on_error=False, description="edit session")
+    def _session_edit(self, what: str, arg: str) -> None:
+        services = self.services
+        store = services.store
+        session = self.session
+        if session is None:
+            model_id = self.model.id if self.model else None
+            title = "New chat" if what != "rename" else arg
+            session = store.create_session(title=title, model=model_id)
+        if what == "system":
+            if not arg:
+                current = services.session_system_prompt(session)
+                self.call_from_thread(self._notice, f"system prompt: {current or '(none)'}")
+                return
+            session = store.update_session(session["id"], system_prompt=arg)
+            message = f"system prompt set for this session ({len(arg)} characters)"
+        elif what == "rename":
+            session = store.update_session(session["id"], title=arg)
+            message = f"renamed to {arg!r}"
+        elif what == "attach":
+            try:
+                attachment = read_attachment(arg)
+            except ValueError as exc:
+                self.call_from_thread(self._notice, str(exc), "error")
+                return
+            attachments = [a for a in session.get("attachments") or [] if a.get("path") != attachment["path"]]
+            attachments.append(attachment)
+            session = store.update_session(session["id"], attachments=attachments)
+            message = f"attached {attachment['name']} ({attachment['bytes']} bytes): it is sent with every request"
+        else:  # detach
+            attachments = session.get("attachments") or []
+            keep = [a for a in attachments if arg and a.get("name") != arg and a.get("path") != arg]
+            session = store.update_session(session["id"], attachments=keep)
+            message = f"detached {len(attachments) - len(keep)} attachment(s)"
+        self.call_from_thread(self._session_edited, session, message)
+
+    def _session_edited(self, session: dict, message: str) -> None:
+        self.session = session
+        self._update_title()
+        self.refresh_inspector()
+        self._notice(message)
+
+    @work(thread=True, group="export", exit_on_error=False, description="export session")
+    def _export(self, arg: str) -> None:
+        from ..services.export import to_markdown
+
+        session = self.services.session(self.session["id"])
+        path = Path(arg).expanduser() if arg else Path.cwd() / default_export_name(session)
+        try:
+            path.write_text(to_markdown(session, self.services.messages(session["id"])), encoding="utf-8")
+        except OSError as exc:
+            self.call_from_thread(self._notice, f"cannot write {path}: {exc.strerror or exc}", "error")
+            return
+        self.call_from_thread(self._notice, f"exported to {path}")
+
+
+def default_export_name(session: dict) -> str:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in (session.get("title") or "session").lower()).strip("-")
+    return f"{slug[:40] or 'session'}-{session['id']}.md"
+
+
+def read_attachment(path_text: str) -> dict:
+    """A text file to pin into the context; binary or huge files are refused with the reason."""
+    path = Path(path_text).expanduser()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ValueError(f"cannot attach {path_text}: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise ValueError(f"cannot attach {path_text}: it is a directory")
+    if size > MAX_ATTACHMENT:
+        raise ValueError(f"cannot attach {path.name}: {size // 1024} KB is over the {MAX_ATTACHMENT // 1024} KB limit "
+                         "for pinned files")
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        raise ValueError(f"cannot attach {path.name}: it looks like a binary file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot attach {path.name}: it is not UTF-8 text") from None
+    return {"path": str(path.resolve()), "name": path.name, "content": text, "bytes": len(data)}
+
+
+def _fallback_model(services: Services) -> ModelInfo:
+    from ..config.settings import DEFAULT_MODEL
+
+    try:
+        return services.resolve_model(services.settings.default_model)
+    except ConfigError:
+        return services.resolve_model(DEFAULT_MODEL)

@@ -1,0 +1,39 @@
+"""The cost bar: last reply, this session, today. Unknown prices say so; they are never shown as $0."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ...formatting import format_cost, format_tokens
+
+
+def _total(cost: float | None, unknown: int) -> str:
+    text = format_cost(cost)
+    if unknown:
+        text += f" + {unknown} unknown" if cost is not None else ""
+    return text
+
+
+class CostFooter(Static):
+    def show(self, last: dict | None, session_usage: dict | None, today: dict | None) -> None:
+        text = Text()
+        text.append("last ", style="dim")
+        if last and last.get("usage"):
+            u = last["usage"]
+            text.append(f"{format_tokens(u.get('input_tokens'))} in / {format_tokens(u.get('output_tokens'))} out ")
+            text.append(format_cost(last.get("cost")), style="bold")
+        elif last:
+            text.append("no usage reported", style="dim")
+        else:
+            text.append("-", style="dim")
+        for label, usage in (("session", session_usage), ("today", today)):
+            text.append("  │  ", style="dim")
+            text.append(f"{label} ", style="dim")
+            total = (usage or {}).get("total") or {}
+            if not total.get("requests"):
+                text.append("$0" if usage is not None else "-", style="bold")
+                continue
+            text.append(_total(total.get("cost"), total.get("unknown_cost") or 0), style="bold")
+            text.append(f" ({total.get('requests')} req)", style="dim")
+        self.update(text)

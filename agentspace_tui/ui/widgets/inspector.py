@@ -1,0 +1,71 @@
+"""The context-inspector sidebar: what the next request sends, section by section, for the current model."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ...context import Inspection
+from ...formatting import format_bytes, format_cost, format_tokens, format_window
+
+LABELS = {
+    "system_prompt": "System prompt",
+    "attachments": "Attachments",
+    "history": "History",
+    "tools": "Tools",
+    "user_message": "Your draft",
+}
+
+
+def window_bar(fraction: float | None, width: int = 30) -> Text:
+    if fraction is None:
+        return Text("window size unknown", style="dim")
+    filled = min(width, round(fraction * width))
+    style = "green" if fraction < 0.6 else "yellow" if fraction < 0.9 else "red"
+    bar = Text("█" * filled, style=style)
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {fraction:.1%}")
+    return bar
+
+
+def render_inspection(insp: Inspection, attachments: list[dict] | None = None) -> Group:
+    head = Text(insp.model, style="bold")
+    head.append(f"\nwindow {format_window(insp.context_window)}", style="dim")
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(ratio=1)
+    grid.add_column(justify="right")
+    grid.add_column(justify="right")
+    grid.add_row(Text("section", style="bold underline"), Text("tokens", style="bold underline"),
+                 Text("cost", style="bold underline"))
+    for s in insp.sections:
+        label = Text(LABELS.get(s.name, s.name))
+        label.append(f"  {format_bytes(s.bytes)}", style="dim")
+        grid.add_row(label, format_tokens(s.tokens), format_cost(s.cost))
+        if s.name == "attachments" and attachments:
+            for att in attachments:
+                grid.add_row(Text(f"  · {att.get('name')}", style="dim"), "", "")
+    grid.add_row(Text("Next request", style="bold"), Text(format_tokens(insp.total.tokens), style="bold"),
+                 Text(format_cost(insp.total.cost), style="bold"))
+    notes = Text()
+    if insp.excluded_messages:
+        notes.append(f"⚠ {insp.excluded_messages} oldest messages left out: the window is full\n", style="yellow")
+    if not insp.price_known:
+        notes.append("price unknown: set one with `agentspace-tui pricing set`\n", style="yellow")
+    if not insp.exact:
+        notes.append(f"tokens are local estimates ({insp.encoding})", style="dim italic")
+    return Group(head, window_bar(insp.used_fraction), Text(""), grid, Text(""), notes)
+
+
+class InspectorSidebar(VerticalScroll):
+    def compose(self):
+        yield Static(Text("Context inspector", style="bold"), classes="inspector-title")
+        yield Static(Text("measuring…", style="dim"), id="inspector-body")
+
+    def show(self, inspection: Inspection, attachments: list[dict] | None = None) -> None:
+        self.query_one("#inspector-body", Static).update(render_inspection(inspection, attachments))
+
+    def show_message(self, text: str) -> None:
+        self.query_one("#inspector-body", Static).update(Text(text, style="dim"))
