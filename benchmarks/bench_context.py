@@ -23,8 +23,10 @@ from agentspace_tui.context import ContextInspector  # noqa: E402
 from agentspace_tui.pricing import resolve_price  # noqa: E402
 from agentspace_tui.tokens import count, encoding_for, is_exact  # noqa: E402
 
-WORDS = ("the model streams tokens while the inspector counts bytes and cost for every section of the request "
-         "def handler(request): return [x for x in range(10)] ```python``` | table | cell |").split()
+WORDS = (
+    "the model streams tokens while the inspector counts bytes and cost for every section of the request "
+    "def handler(request): return [x for x in range(10)] ```python``` | table | cell |"
+).split()
 
 
 def make_history(target_tokens: int, seed: int = 7) -> list[dict]:
@@ -43,13 +45,21 @@ def make_history(target_tokens: int, seed: int = 7) -> list[dict]:
 
 def bench(model_id: str, history: list[dict], keystrokes: int) -> dict:
     info = Catalog(BUILTIN_PROVIDERS).resolve(model_id)
-    price = resolve_price(info.id, local=info.local, catalog_input=info.input_per_mtok,
-                          catalog_output=info.output_per_mtok)
+    price = resolve_price(
+        info.id, local=info.local, catalog_input=info.input_per_mtok, catalog_output=info.output_per_mtok
+    )
     encoding = encoding_for(info.provider, info.name)
     inspector = ContextInspector()
-    kwargs = dict(model_id=info.id, encoding=encoding, exact=is_exact(info.provider, info.name),
-                  context_window=info.context_window, price=price, system_prompt="You are helpful.",
-                  attachments=[{"name": "notes.txt", "content": "pinned notes " * 200}], history=history)
+    kwargs = dict(
+        model_id=info.id,
+        encoding=encoding,
+        exact=is_exact(info.provider, info.name),
+        context_window=info.context_window,
+        price=price,
+        system_prompt="You are helpful.",
+        attachments=[{"name": "notes.txt", "content": "pinned notes " * 200}],
+        history=history,
+    )
     for m in history:  # counts persisted with messages, as the app stores them
         m.pop("tokens", None)
     t0 = time.perf_counter()
@@ -88,8 +98,10 @@ def main() -> int:
     for model in ("openai:gpt-4o-mini", "anthropic:claude-sonnet-4-5"):
         r = bench(model, history, args.keystrokes)
         ok &= r["p95_ms"] < 2.0
-        print(f"{r['model']:32} {r['history_tokens']:>8} {r['messages']:>5} {r['cold_ms']:>8.1f} "
-              f"{r['p50_ms']:>7.3f} {r['p95_ms']:>7.3f} {r['max_ms']:>7.3f}")
+        print(
+            f"{r['model']:32} {r['history_tokens']:>8} {r['messages']:>5} {r['cold_ms']:>8.1f} "
+            f"{r['p50_ms']:>7.3f} {r['p95_ms']:>7.3f} {r['max_ms']:>7.3f}"
+        )
     print(f"per-keystroke inspection p95 < 2 ms: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..pricing import Price, input_cost
-from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, counter
+from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_many, counter
 
 SECTION_NAMES = ("system_prompt", "attachments", "history", "tools", "user_message")
 
@@ -79,6 +79,18 @@ def message_tokens(message: dict, encoding: str) -> int:
     return n
 
 
+def prime_counts(messages: list[dict], encoding: str) -> int:
+    """Count every message still missing a count for ``encoding`` in one batch; returns how many were counted."""
+    missing = [m for m in messages if not isinstance(m.get("tokens"), dict) or encoding not in m["tokens"]]
+    if not missing:
+        return 0
+    for msg, n in zip(missing, count_many([m.get("content", "") for m in missing], encoding), strict=True):
+        if not isinstance(msg.get("tokens"), dict):
+            msg["tokens"] = {}
+        msg["tokens"][encoding] = n + MESSAGE_OVERHEAD
+    return len(missing)
+
+
 def _byte_len(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
@@ -109,6 +121,7 @@ class ContextInspector:
             return cached
         stats = _HistoryStats(key=key)
         msgs = [m for m in history if sendable(m)]
+        prime_counts(msgs, encoding)
         stats.messages = msgs
         for i, msg in enumerate(msgs):
             if msg["role"] == "user" or not stats.turn_tokens:

@@ -7,6 +7,7 @@ instead of fetching one, and its debug output is silenced so it cannot corrupt a
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -48,6 +49,30 @@ def load_litellm():
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             _litellm = litellm
     return _litellm
+
+
+def warm_up() -> None:
+    """Import litellm and run one mocked streaming request on the provider thread (no network: litellm's
+    ``mock_response``). The first real request then skips ~0.5-1 s of lazy imports and tokenizer loading
+    that would otherwise hold the GIL while the user watches the reply start."""
+    litellm = load_litellm()
+
+    async def once() -> None:
+        response = await litellm.acompletion(
+            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "warm up"}],
+            mock_response="ok", stream=True, stream_options={"include_usage": True},
+        )
+        async for _chunk in response:
+            pass
+
+    try:
+        asyncio.run_coroutine_threadsafe(once(), provider_loop()).result(timeout=60)
+    except Exception:  # a warm-up must never fail the app
+        pass
+    # litellm brings ~300k long-lived objects; a full garbage collection then walks all of them (~150 ms,
+    # more on a busy machine), which shows up as a frozen UI mid-reply. Freezing moves them out of the
+    # collector's sight.
+    gc.freeze()
 
 
 def litellm_loaded() -> bool:
@@ -179,3 +204,68 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
                     continue
             yield error
             return
+
+
+# -- running providers off the caller's event loop -------------------------------------------------
+# litellm does real CPU work per chunk (parsing, logging, bookkeeping) and a one-off ~0.5 s of lazy setup on
+# the first request. On the TUI's event loop that work shows up as input lag and stalls, so every stream runs
+# on one background loop thread, and events cross over through a queue.
+
+_provider_loop: asyncio.AbstractEventLoop | None = None
+_provider_lock = threading.Lock()
+_DONE = object()
+
+
+def provider_loop() -> asyncio.AbstractEventLoop:
+    global _provider_loop
+    with _provider_lock:
+        if _provider_loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="agentspace-providers", daemon=True).start()
+            _provider_loop = loop
+    return _provider_loop
+
+
+async def stream_chat_offloop(request: ChatRequest) -> AsyncIterator[Event]:
+    """``stream_chat`` run on the provider thread. Text deltas that queued up while the caller was busy are
+    merged into one, so a busy consumer gets fewer, larger events instead of falling behind."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for event in stream_chat(request):
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+    future = asyncio.run_coroutine_threadsafe(pump(), provider_loop())
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, TextDelta) and not queue.empty():
+                parts = [item.text]
+                follower = None
+                while not queue.empty():
+                    nxt = queue.get_nowait()
+                    if isinstance(nxt, TextDelta):
+                        parts.append(nxt.text)
+                    else:
+                        follower = nxt
+                        break
+                yield TextDelta("".join(parts))
+                if follower is None:
+                    continue
+                item = follower
+            if item is _DONE:
+                return
+            if isinstance(item, asyncio.CancelledError):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if not future.done():
+            future.cancel()  # the consumer went away (cancelled): stop the request, close the connection

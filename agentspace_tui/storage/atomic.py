@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -45,8 +46,9 @@ def atomic_write(
     """Write ``data`` to ``path`` whole or not at all; return the new file's stat.
 
     Temp file in the same dir (so ``os.replace`` is a rename, atomic on POSIX), flushed and fsynced before
-    the rename; then ``sync_dir`` (fsync, or a caller's deferral) makes the rename survive a power cut. The temp name carries the
-    pid so writers never collide; one left by a killed process is harmless and removed later under the lock.
+    the rename; then ``sync_dir`` (an fsync of the dir, or a caller's deferral of it) makes the rename survive
+    a power cut. The temp name carries the pid so writers never collide; one left by a killed process is
+    harmless and removed later under the lock.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -105,6 +107,14 @@ def aside_name(path: Path) -> Path:
     return candidate
 
 
+def keep_aside(path: Path, aside: Path) -> None:
+    """Keep the damaged bytes under ``aside`` while ``path`` stays in place until its repair replaces it."""
+    try:
+        os.link(path, aside)
+    except OSError:  # no hard links here (some network or FAT file systems)
+        shutil.copyfile(path, aside)
+
+
 class AtomicJSONStorage(Storage):
     """A TinyDB ``Storage`` for one JSON file, safe against crashes and shared between processes.
 
@@ -147,6 +157,8 @@ class AtomicJSONStorage(Storage):
         except FileNotFoundError:
             self.invalidate()
             return None
+        except OSError as exc:
+            raise StorageError(f"could not read {self.label}: {exc.strerror or exc}") from exc
         if _key(stat) == self._key:
             return self._data
         loaded = self._load()
@@ -167,7 +179,12 @@ class AtomicJSONStorage(Storage):
             if not self._dir_ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self._dir_ready = True
-            stat = atomic_write(self.path, self._encoder.encode(data), durable=self._durable, sync_dir=self._sync_dir)
+            try:
+                stat = atomic_write(
+                    self.path, self._encoder.encode(data), durable=self._durable, sync_dir=self._sync_dir
+                )
+            except OSError as exc:
+                raise StorageError(f"could not save {self.label}: {exc.strerror or exc}") from exc
         except BaseException:
             # TinyDB mutated our cached dicts before calling write: they no longer match the disk.
             self.invalidate()
@@ -210,6 +227,8 @@ class AtomicJSONStorage(Storage):
         except FileNotFoundError:
             self.invalidate()
             return None
+        except OSError as exc:
+            raise StorageError(f"could not read {self.label}: {exc.strerror or exc}") from exc
 
     def _recover(self) -> Tables | None:
         with self._lock if self._lock is not None else contextlib.nullcontext():
@@ -227,10 +246,10 @@ class AtomicJSONStorage(Storage):
                 self.invalidate()
                 raise StorageError(f"{self.label} is damaged and was written by a newer agentspace-tui; left as is")
             aside = aside_name(self.path)
-            os.replace(self.path, aside)
+            keep_aside(self.path, aside)
             self.invalidate()
             data = self._recover_hook(self.path, aside, found) if self._recover_hook else found
-            self.write(data)
+            self.write(data)  # replaces the damaged file atomically: readers never find it missing
             return data
 
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import StorageError
+
 
 class FileLock:
     """``with lock:`` holds an exclusive ``flock`` on ``path``; nesting in one thread is free.
@@ -57,7 +59,10 @@ class FileLock:
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise StorageError(f"cannot use the data folder {self.path.parent}: {exc.strerror or exc}") from exc
             self._pid = os.getpid()
         return self._fd

@@ -60,7 +60,7 @@ def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def public_session(record: Mapping[str, Any], attachments: list | None = None) -> dict[str, Any]:
-    out = clone(dict(record))
+    out = {k: clone(v) for k, v in record.items() if k != "usage"}
     summary = usage_math.summarize((record.get("usage") or {}).items())
     out["usage"] = summary["per_model"]
     out["cost"] = summary["total"]["cost"]

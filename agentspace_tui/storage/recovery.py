@@ -17,7 +17,7 @@ from .records import ID_RE, index_record, session_meta
 if TYPE_CHECKING:
     from .files import StoreFiles
 
-Hook = Callable[[Path, Path, Tables], Tables]
+Hook = Callable[["StoreFiles", Path, Path, Tables], Tables]
 
 
 def _meta(extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

@@ -76,10 +76,9 @@ class Store(AccountingMixin):
 
     def list_sessions(self) -> list[dict[str, Any]]:
         """Newest updated first. Attachments are listed without their contents (see ``get_session``)."""
-        with self._reading():
-            records = list(self._rows(self._index, "sessions").values())
-        records.sort(key=_recency, reverse=True)
-        return [public_session(r) for r in records]
+        with self._reading():  # copies are made under the lock: another thread may be updating the records
+            records = sorted(self._rows(self._index, "sessions").values(), key=_recency, reverse=True)
+            return [public_session(r) for r in records]
 
     def latest_session(self) -> dict[str, Any] | None:
         with self._reading():
@@ -125,14 +124,9 @@ class Store(AccountingMixin):
         """Sessions whose title or any message content contains ``text`` (case-insensitive), newest first."""
         needle = text.casefold()
         with self._reading():
-            records = list(self._rows(self._index, "sessions").values())
-        hits = [
-            r
-            for r in records
-            if needle in (r.get("title") or "").casefold() or self._mentions(str(r.get("id")), needle)
-        ]
-        hits.sort(key=_recency, reverse=True)
-        return [public_session(r) for r in hits]
+            records = [public_session(r) for r in self._rows(self._index, "sessions").values()]
+        hits = [r for r in records if needle in (r["title"] or "").casefold() or self._mentions(r["id"], needle)]
+        return sorted(hits, key=_recency, reverse=True)
 
     def _mentions(self, session_id: str, needle: str) -> bool:
         """Whether a message's content contains ``needle`` (casefolded), reading the file without caching it.

@@ -1,8 +1,8 @@
 """Usage buckets: pure arithmetic on the per-model counters kept in sessions and in the ledger.
 
 Stored buckets keep ``cost`` as the sum of *known* costs and count unknown-price replies in
-``unknown_cost``; a price we do not know is never added as 0. ``public`` turns a stored bucket into what
-callers see, where ``cost`` is None when every request had an unknown price.
+``unknown_cost``; a price we do not know is never added as 0. ``summarize`` gives what callers see, where
+``cost`` is None when every request had an unknown price.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 USAGE_KEYS = ("requests", *TOKEN_KEYS, "cost", "unknown_cost")
+_NUMBERS = (int, float)
 
 
 def empty() -> dict[str, Any]:
@@ -36,26 +37,26 @@ def merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
     """Add a stored bucket into ``into`` (in place, returned); tolerates missing keys and a None cost."""
     for key in USAGE_KEYS:
         value = other.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if type(value) in _NUMBERS:  # not isinstance: bool is an int, and this runs for every listed session
             into[key] += value
     return into
-
-
-def public(bucket: Mapping[str, Any]) -> dict[str, Any]:
-    out = merge(empty(), bucket)
-    if out["requests"] and out["unknown_cost"] >= out["requests"]:
-        out["cost"] = None
-    return out
 
 
 def summarize(per_model: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     """``{"per_model": {model: bucket}, "total": bucket}`` from (model, stored bucket) pairs."""
     models: dict[str, dict[str, Any]] = {}
-    total = empty()
     for model, bucket in per_model:
         merge(models.setdefault(model, empty()), bucket)
+    total = empty()
+    for bucket in models.values():
         merge(total, bucket)
-    return {"per_model": {m: public(b) for m, b in sorted(models.items())}, "total": public(total)}
+    return {"per_model": {m: _finish(b) for m, b in sorted(models.items())}, "total": _finish(total)}
+
+
+def _finish(bucket: dict[str, Any]) -> dict[str, Any]:
+    if bucket["requests"] and bucket["unknown_cost"] >= bucket["requests"]:
+        bucket["cost"] = None
+    return bucket
 
 
 def local_day(when: float | None = None) -> str:

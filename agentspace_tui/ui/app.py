@@ -7,9 +7,11 @@ in workers; litellm is imported in a background thread after the first paint.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -20,12 +22,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from ..catalog.models import ModelInfo
+if TYPE_CHECKING:  # the services load in the startup worker, after the first paint
+    from ..catalog.models import ModelInfo
+    from ..context import Inspection
+    from ..services.chat import ChatService
+    from ..services.core import Services
+
 from ..config.settings import ConfigError
-from ..context import ContextInspector, Inspection
-from ..providers.events import Retrying, TextDelta
-from ..services.chat import BusyError, ChatService, ReplyFinished, ReplyStarted
-from ..services.core import NotFoundError, Services
 from .messages import SessionLoaded, UsageRefreshed
 from .widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, UserBlock, code_blocks
 from .widgets.cost_footer import CostFooter
@@ -35,6 +38,7 @@ from .widgets.prompt import PromptInput
 WIDE_ENOUGH = 110  # columns from which the inspector is shown by default
 BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, not per keystroke
 MAX_ATTACHMENT = 256 * 1024
+MEASURE_DELAY = 0.3  # seconds between the session appearing and the history being counted
 
 HELP = """\
 Keys: Enter send · Ctrl+J newline · Up/Down input history · Esc cancel the streaming reply
@@ -63,7 +67,7 @@ class ChatScreen(Screen):
 
 
 class AgentspaceApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live elsewhere
     TITLE = "agentspace-tui"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
@@ -101,13 +105,14 @@ class AgentspaceApp(App):
         self.session: dict | None = None
         self.history: list[dict] = []
         self.model: ModelInfo | None = None
-        self.inspector = ContextInspector()
+        self.inspector = None  # ContextInspector, created with the services
         self.last_inspection: Inspection | None = None
         self.reply_worker: Worker | None = None
         self.current_reply: ReplyBlock | None = None
         self.session_usage: dict | None = None
         self.today: dict | None = None
-        self.ready = False
+        self.ready = False  # the session is open and the prompt usable
+        self.measured = False  # the history has been counted: the inspector can update per keystroke
         self.first_paint_at: float | None = None
         self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
 
@@ -128,7 +133,7 @@ class AgentspaceApp(App):
         self._update_title()
         self.w(InspectorSidebar).display = self.size.width >= WIDE_ENOUGH
         self.w(CostFooter).show(None, None, None)
-        self._startup()
+        self.call_after_refresh(self._startup)  # paint first, then open the session
 
     @work(thread=True, group="startup", exclusive=True, exit_on_error=False, description="open session")
     def _startup(self) -> None:
@@ -137,6 +142,11 @@ class AgentspaceApp(App):
             from ..services.core import build_services
 
             services = build_services()
+        from ..context import ContextInspector
+        from ..services.chat import ChatService
+        from ..services.core import NotFoundError
+
+        self.inspector = ContextInspector()
         services.overrides_ttl = float("inf")  # refreshed by workers, never read on the event loop
         services.price_overrides()
         self.services = services
@@ -156,11 +166,26 @@ class AgentspaceApp(App):
         messages = services.messages(session["id"]) if session else []
         today = services.store.usage(day=time.strftime("%Y-%m-%d"))
         session_usage = services.store.usage(session["id"]) if session else None
+        _warm_markdown()
         self.call_from_thread(self._apply_startup, session, messages, model, today, session_usage, error)
-        if self._warm_litellm:
-            from ..providers.stream import load_litellm
 
-            load_litellm()
+    @work(thread=True, group="measure", exclusive=True, exit_on_error=False, description="measure context")
+    def _measure(self) -> None:
+        """After the session is on screen: load the tokenizer (~0.3 s), count the history, warm litellm."""
+        from ..tokens import count, encoding_for
+
+        model = self.model
+        count("warm up", encoding_for(model.provider, model.name))
+        self.services.inspect(self.session, self.history, model, "", self.inspector)
+        self.call_from_thread(self._measured)
+        if self._warm_litellm:
+            from ..providers.stream import warm_up
+
+            warm_up()
+
+    def _measured(self) -> None:
+        self.measured = True
+        self.refresh_inspector()
 
     def _apply_startup(self, session, messages, model, today, session_usage, error) -> None:
         self.session, self.history, self.model = session, messages, model
@@ -175,8 +200,10 @@ class AgentspaceApp(App):
             self._notice(error, "error")
         self._update_title()
         self._refresh_footer()
-        self.refresh_inspector()
         self.post_message(SessionLoaded(session, messages, today))
+        # counting waits until the session is on screen and a first keystroke would be served: loading the
+        # tokenizer holds the GIL for ~0.3 s
+        self.call_after_refresh(lambda: self.set_timer(MEASURE_DELAY, self._measure))
         if self._check_providers:
             self._check_usable()
 
@@ -211,7 +238,7 @@ class AgentspaceApp(App):
         return self.history
 
     def refresh_inspector(self, draft: str | None = None) -> None:
-        if not self.ready or self.model is None:
+        if not self.measured or self.model is None:
             return
         if draft is None:
             draft = self.w(PromptInput).text
@@ -267,6 +294,10 @@ class AgentspaceApp(App):
 
     @work(group="chat", exclusive=False, exit_on_error=False, description="stream reply")
     async def _stream_reply(self, text: str, model_id: str) -> None:
+        from ..providers.events import Retrying, TextDelta
+        from ..services.chat import BusyError, ReplyFinished, ReplyStarted
+        from ..services.core import NotFoundError
+
         conversation = self.w(ConversationView)
         chat = self.chat
         block: ReplyBlock | None = None
@@ -465,8 +496,14 @@ class AgentspaceApp(App):
 
     @work(thread=True, group="load-session", exclusive=True, exit_on_error=False, description="open session")
     def _load_session(self, session_id: str) -> None:
+        from ..services.core import NotFoundError
+
         services = self.services
-        session = services.session(session_id)
+        try:
+            session = services.session(session_id)
+        except NotFoundError as exc:
+            self.call_from_thread(self._notice, str(exc), "error")
+            return
         messages = services.messages(session["id"])
         try:
             model = services.resolve_model(session.get("model")) if session.get("model") else self.model
@@ -611,6 +648,19 @@ class AgentspaceApp(App):
             self.call_from_thread(self._notice, f"cannot write {path}: {exc.strerror or exc}", "error")
             return
         self.call_from_thread(self._notice, f"exported to {path}")
+
+
+def _warm_markdown() -> None:
+    """Import rich.markdown and a code lexer in a worker thread so the first render on the loop is cheap."""
+    from rich.console import Console
+
+    from .widgets.markdown_view import markdown
+
+    console = Console(width=80, file=open(os.devnull, "w"))  # noqa: SIM115 - closed below
+    try:
+        console.print(markdown("# warm\n\n- a\n\n```python\nx = 1\n```\n\n| a |\n|---|\n| 1 |"))
+    finally:
+        console.file.close()
 
 
 def default_export_name(session: dict) -> str:

@@ -25,8 +25,8 @@ class MarkdownSplitter:
     the new text, not the reply so far.
     """
 
-    min_chars: int = 1200  # don't freeze tiny pieces: fewer, larger segments
-    max_lines: int = 40  # a tail longer than this is split even without a blank line
+    min_chars: int = 600  # don't freeze tiny pieces: fewer, larger segments
+    max_lines: int = 24  # a tail longer than this is split even without a blank line
     text: list[str] = field(default_factory=list)
     _buffer: str = ""
     _frozen: int = 0  # buffer index up to which text is frozen

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import time
 
-from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -19,20 +18,18 @@ from textual.widgets import Button, Static
 
 from ...formatting import reply_summary
 from ..markdown_split import MarkdownSplitter
+from .markdown_view import MarkdownView
 
-CODE_THEME = "monokai"
-RENDER_INTERVAL = 1 / 15  # live tail refresh rate while streaming
-PAGE = 40  # messages mounted at a time when opening a long session
+RENDER_INTERVAL = 0.1  # live tail refresh while streaming; stretched when a frame costs more (see _render_tail)
+RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering the live tail
+PAGE = 10  # messages mounted per "load earlier" step
+FIRST_PAGE_CHARS = 6000  # opening a session mounts the newest messages up to about this much text (min 2)
 
 STATUS_TEXT = {
     "interrupted": ("⚠ interrupted", "warning"),
     "cancelled": ("■ cancelled", "warning"),
     "error": ("✗ error", "error"),
 }
-
-
-def markdown(text: str) -> Markdown:
-    return Markdown(text, code_theme=CODE_THEME, hyperlinks=False)
 
 
 def code_blocks(text: str) -> list[str]:
@@ -73,14 +70,14 @@ class ReplyBlock(Vertical):
         body = Vertical(classes="reply-body")
         with body:
             if not self.streaming and self.message.get("content"):
-                yield Static(markdown(self.message["content"]), classes="segment")
+                yield MarkdownView(self.message["content"], classes="segment")
             if self.streaming:
-                yield Static(Text("…", style="dim"), classes="tail")
+                yield MarkdownView("…", classes="tail")
         yield Static(self._summary_text(), classes="reply-summary")
 
     def on_mount(self) -> None:
         if self.streaming:
-            self._timer = self.set_interval(RENDER_INTERVAL, self._render_tail)
+            self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
         self._apply_status_class()
 
     # -- text -----------------------------------------------------------------------------------------
@@ -122,15 +119,23 @@ class ReplyBlock(Vertical):
         self.query_one(".reply-summary", Static).update(Text(text, style="italic"))
 
     def _render_tail(self) -> None:
-        if not self._dirty or self._splitter is None or not self.is_mounted:
+        if self._splitter is None or not self.is_mounted:
             return
+        if not self._dirty:
+            self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
+            return
+        started = time.perf_counter()
         self._dirty = False
         body = self.query_one(".reply-body", Vertical)
-        tail = body.query_one(".tail", Static)
+        tail = body.query_one(".tail", MarkdownView)
         settled = self._splitter.settle()
         if settled:
-            body.mount_all([Static(markdown(seg), classes="segment") for seg in settled], before=tail)
-        tail.update(markdown(self._splitter.tail()))
+            body.mount_all([MarkdownView(seg, classes="segment") for seg in settled], before=tail)
+        tail.update(self._splitter.tail())
+        # adaptive frame rate: a costly frame (a big table or code block in the tail) spaces the next one out,
+        # so chunks keep flowing and the loop never stalls
+        cost = time.perf_counter() - started
+        self._timer = self.set_timer(max(RENDER_INTERVAL, cost / RENDER_BUDGET), self._render_tail)
 
     @property
     def text(self) -> str:
@@ -152,9 +157,9 @@ class ReplyBlock(Vertical):
             if stored.startswith(rendered) and len(stored) > len(rendered):
                 self._splitter.feed(stored[len(rendered):])
             rest = self._splitter.settle(final=True)
-            tail = body.query_one(".tail", Static)
+            tail = body.query_one(".tail", MarkdownView)
             if rest:
-                body.mount_all([Static(markdown(seg), classes="segment") for seg in rest], before=tail)
+                body.mount_all([MarkdownView(seg, classes="segment") for seg in rest], before=tail)
             tail.remove()
             self._splitter = None
         self.streaming = False
@@ -177,8 +182,14 @@ class ConversationView(VerticalScroll):
     def show_messages(self, messages: list[dict]) -> None:
         """Mount the newest page of a session; older pages mount on demand (long sessions open fast)."""
         self.clear()
-        self._earlier = list(messages[:-PAGE]) if len(messages) > PAGE else []
-        page = messages[-PAGE:]
+        take, chars = 0, 0
+        for msg in reversed(messages):  # enough to fill the screen; the rest mounts when scrolled to
+            if take >= 2 and (chars >= FIRST_PAGE_CHARS or take >= PAGE):
+                break
+            take += 1
+            chars += len(msg.get("content", ""))
+        self._earlier = list(messages[: len(messages) - take])
+        page = messages[len(messages) - take :]
         widgets = [block_for(m) for m in page]
         if self._earlier:
             widgets.insert(0, self._earlier_button())
@@ -201,6 +212,11 @@ class ConversationView(VerticalScroll):
             button.label = f"▲ {len(self._earlier)} earlier messages (click or Enter to load)"
         else:
             button.remove()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 < old and self._earlier:  # scrolled to the top: bring in the previous page
+            self.call_after_refresh(self.load_earlier)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "load-earlier":

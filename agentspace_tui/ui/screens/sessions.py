@@ -1,0 +1,357 @@
+"""The sessions browser: search, open, start, rename and delete sessions.
+
+``SessionsScreen`` dismisses with a ``SessionAction`` ("open" a session id, or start a "new" one) or None when
+closed with Escape. Every store call runs in a thread worker; results come back through ``call_from_thread``.
+Titles and models are user/model text: they are rendered as ``rich.text.Text`` (markup off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ...formatting import format_cost, format_time
+from ...services.core import Services
+
+SEARCH_DEBOUNCE = 0.15  # seconds of quiet typing before a search runs
+UNTITLED = "(untitled)"
+
+LIST_KEYS = "↑↓ choose · Enter open · n new · r rename · d delete · / search · Esc close"
+SEARCH_KEYS = "Type to search titles and messages · ↓/Enter to the list · ctrl+n new · ctrl+r rename · Esc close"
+
+
+@dataclass(frozen=True)
+class SessionAction:
+    """What the user chose: ``kind="open"`` with ``session_id``, or ``kind="new"`` (``session_id`` None).
+
+    ``deleted_ids`` lists the sessions deleted while the screen was open (the caller may hold one of them).
+    """
+
+    kind: Literal["open", "new"]
+    session_id: str | None = None
+    deleted_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+def session_title(session: dict) -> str:
+    return (session.get("title") or "").strip() or UNTITLED
+
+
+def session_cost(session: dict) -> str:
+    """Known cost, "unknown" when every priced reply was unknown, "$x + unknown" when some were."""
+    cost = session.get("cost")
+    if cost is None:
+        return "unknown"
+    text = format_cost(cost)
+    if session.get("unknown_cost"):
+        text += " + unknown"
+    return text
+
+
+def session_prompt(session: dict, *, current: bool) -> Text:
+    """Two lines: the title (marked when current), then model · updated · messages · cost."""
+    line = Text()
+    line.append("● " if current else "  ", style="bold green" if current else "")
+    line.append(session_title(session), style="bold")
+    if current:
+        line.append("  (current)", style="green")
+    count = int(session.get("messages") or 0)
+    details = " · ".join(
+        [
+            session.get("model") or "default model",
+            f"updated {format_time(session.get('updated_at'))}",
+            f"{count} message{'' if count == 1 else 's'}",
+            f"cost {session_cost(session)}",
+        ]
+    )
+    line.append("\n  ")
+    line.append(details, style="dim")
+    return line
+
+
+class SessionList(OptionList):
+    """The list of sessions. Its single-letter keys only act while it has focus (not while typing a search)."""
+
+    BINDINGS = [
+        Binding("n", "screen.new_session", "New"),
+        Binding("r", "screen.rename", "Rename"),
+        Binding("d,delete", "screen.delete", "Delete"),
+        Binding("slash", "screen.focus_search", "Search"),
+    ]
+
+    def action_cursor_up(self) -> None:
+        # Up from the first row goes back to the search box.
+        if self.highlighted in (None, 0):
+            self.screen.query_one("#sessions-search", Input).focus()
+            return
+        super().action_cursor_up()
+
+
+class RenameScreen(ModalScreen[str | None]):
+    """A one-line title editor. Dismisses with the new title (stripped, non-empty) or None (Escape)."""
+
+    DEFAULT_CSS = """
+    RenameScreen { align: center middle; }
+    RenameScreen > Vertical {
+        width: 70; height: auto; padding: 1 2; border: round $accent; background: $surface;
+    }
+    RenameScreen #rename-message { color: $error; height: auto; }
+    RenameScreen .keys { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str | None) -> None:
+        super().__init__()
+        self._initial = title or ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Rename session", classes="title")
+            yield Input(self._initial, placeholder="Session title", id="rename-input")
+            yield Static("", id="rename-message", markup=False)
+            yield Static("Enter save · Esc cancel", classes="keys", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#rename-input", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        title = event.value.strip()
+        if not title:
+            self.query_one("#rename-message", Static).update("A title can't be empty.")
+            return
+        self.dismiss(title)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question. ``y`` dismisses True; ``n`` or Escape dismisses False."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical {
+        width: 72; max-width: 90%; height: auto; padding: 1 2; border: round $error; background: $surface;
+    }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, id="confirm-question", markup=False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class SessionsScreen(ModalScreen[SessionAction | None]):
+    """Browse sessions. Dismisses with SessionAction("open", id), SessionAction("new") or None (Escape).
+
+    When the current session was deleted here, Escape dismisses with SessionAction("new") instead of None, so
+    the caller never keeps showing a session that no longer exists.
+    """
+
+    CSS_PATH = "sessions.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+n", "new_session", "New session"),
+        Binding("ctrl+r", "rename", "Rename", show=False),
+        Binding("down", "to_list", "To the list", show=False),
+    ]
+
+    def __init__(self, services: Services, current_session_id: str | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.current_session_id = current_session_id
+        self.deleted_ids: set[str] = set()
+        self.sessions: list[dict] = []
+        self._generation = 0
+        self._search_timer: Timer | None = None
+        self._query_text = ""
+        self.loaded = False  # True once the first list arrived (tests and callers may poll it)
+
+    # -- layout -----------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sessions-dialog"):
+            yield Static("Sessions", id="sessions-title")
+            yield Input(placeholder="Search titles and messages…", id="sessions-search")
+            yield Static("Loading sessions…", id="sessions-empty", markup=False)
+            yield SessionList(id="sessions-list")
+            yield Static("", id="sessions-message", markup=False)
+            yield Static(LIST_KEYS, id="sessions-keys", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(SessionList).focus()
+        self._reload()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        keys = SEARCH_KEYS if isinstance(event.widget, Input) else LIST_KEYS
+        self.query_one("#sessions-keys", Static).update(keys)
+
+    # -- loading and searching ----------------------------------------------------------------------------
+    def _reload(self, keep: str | None = None) -> None:
+        """Run the current query again (a full list when the search box is empty)."""
+        self._generation += 1
+        if keep is None:
+            keep = self._highlighted_id()
+        self._query(self._query_text, self._generation, keep)
+
+    @work(thread=True, group="sessions-query", exclusive=True, exit_on_error=False, description="list sessions")
+    def _query(self, text: str, generation: int, keep: str | None) -> None:
+        store = self.services.store
+        sessions = store.search_sessions(text) if text else store.list_sessions()
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._show_sessions, text, generation, sessions, keep)
+
+    def _show_sessions(self, text: str, generation: int, sessions: list[dict], keep: str | None) -> None:
+        if generation != self._generation:
+            return  # a newer query is on its way
+        self.loaded = True
+        self.sessions = sessions
+        option_list = self.query_one(SessionList)
+        option_list.set_options(
+            Option(session_prompt(s, current=s["id"] == self.current_session_id), id=s["id"]) for s in sessions
+        )
+        empty = self.query_one("#sessions-empty", Static)
+        if sessions:
+            empty.display = False
+            ids = [s["id"] for s in sessions]
+            target = keep if keep in ids else None
+            if target is None and not text and self.current_session_id in ids:
+                target = self.current_session_id
+            option_list.highlighted = ids.index(target) if target else 0
+        else:
+            empty.display = True
+            empty.update(f"No sessions match {text!r}" if text else "No sessions yet — press n to start one")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "sessions-search":
+            return
+        event.stop()
+        self._query_text = event.value.strip()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE, self._search_now)
+
+    def _search_now(self) -> None:
+        self._search_timer = None
+        self._reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "sessions-search":
+            return
+        event.stop()
+        if self._search_timer is not None:  # Enter before the debounce fired: search now
+            self._search_timer.stop()
+            self._search_now()
+        self.query_one(SessionList).focus()
+
+    def action_to_list(self) -> None:
+        # Reached only from the search box: the list handles its own "down".
+        self.query_one(SessionList).focus()
+
+    # -- actions ------------------------------------------------------------------------------------------
+    def _highlighted_id(self) -> str | None:
+        option = self.query_one(SessionList).highlighted_option
+        return option.id if option is not None else None
+
+    def _session(self, session_id: str | None) -> dict | None:
+        return next((s for s in self.sessions if s["id"] == session_id), None)
+
+    def _set_message(self, text: str) -> None:
+        self.query_one("#sessions-message", Static).update(text)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.dismiss(SessionAction("open", event.option.id, frozenset(self.deleted_ids)))
+
+    def action_new_session(self) -> None:
+        self.dismiss(SessionAction("new", None, frozenset(self.deleted_ids)))
+
+    def action_close(self) -> None:
+        if self.current_session_id is not None and self.current_session_id in self.deleted_ids:
+            self.dismiss(SessionAction("new", None, frozenset(self.deleted_ids)))
+        else:
+            self.dismiss(None)
+
+    def action_focus_search(self) -> None:
+        self.query_one("#sessions-search", Input).focus()
+
+    def action_rename(self) -> None:
+        session = self._session(self._highlighted_id())
+        if session is None:
+            self._set_message("No session selected.")
+            return
+        session_id = session["id"]
+
+        def renamed(title: str | None) -> None:
+            if title is not None and title != session.get("title"):
+                self._rename(session_id, title)
+
+        self.app.push_screen(RenameScreen(session.get("title")), renamed)
+
+    @work(thread=True, group="sessions-write", exit_on_error=False, description="rename session")
+    def _rename(self, session_id: str, title: str) -> None:
+        self.services.store.update_session(session_id, title=title)
+        self.app.call_from_thread(self._after_write, f"Renamed to {title!r}.", session_id)
+
+    def action_delete(self) -> None:
+        session = self._session(self._highlighted_id())
+        if session is None:
+            self._set_message("No session selected.")
+            return
+        session_id = session["id"]
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._delete(session_id, session_title(session))
+
+        question = f"Delete '{session_title(session)}'? Its spending stays in usage. y/n"
+        self.app.push_screen(ConfirmScreen(question), confirmed)
+
+    @work(thread=True, group="sessions-write", exit_on_error=False, description="delete session")
+    def _delete(self, session_id: str, title: str) -> None:
+        self.services.store.delete_session(session_id)
+        self.app.call_from_thread(self._after_delete, session_id, title)
+
+    def _after_delete(self, session_id: str, title: str) -> None:
+        self.deleted_ids.add(session_id)
+        ids = [s["id"] for s in self.sessions]
+        keep = None
+        if session_id in ids and len(ids) > 1:  # keep the cursor where it was: the next row, else the previous
+            i = ids.index(session_id)
+            keep = ids[i + 1] if i + 1 < len(ids) else ids[i - 1]
+        self._after_write(f"Deleted {title!r}.", keep)
+
+    def _after_write(self, message: str, keep: str | None) -> None:
+        self._set_message(message)
+        self._reload(keep=keep)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self._set_message(f"Could not {event.worker.description}: {error}")
+            if not self.loaded:
+                empty = self.query_one("#sessions-empty", Static)
+                empty.display = True
+                empty.update("Could not load sessions (see the message below).")
