@@ -80,7 +80,7 @@ def bench_first_paint(runs: int) -> None:
         times.append(float(last[0]))
         litellm_loaded |= last[1] == "1"
     med = statistics.median(times)
-    record("first paint (median of %d, imports included)" % runs, f"{med * 1000:.0f} ms", "< 500 ms", med < 0.5)
+    record(f"first paint (median of {runs}, imports included)", f"{med * 1000:.0f} ms", "< 500 ms", med < 0.5)
     record("litellm imported before first paint", str(litellm_loaded), "False", not litellm_loaded)
 
 
@@ -165,12 +165,44 @@ class LagProbe:
         return max(self.lags) if self.lags else 0.0
 
 
-async def stream_through_app(server: FakeLLMServer, reply: Reply, prompt: str = "go") -> dict:
+class ServerProcess:
+    """The loopback server in its own process, as a real provider would be: its work must not compete with
+    the app's threads for this interpreter's GIL."""
+
+    def __init__(self, reply: Reply) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(reply.chunk_list(), self._file)
+        self._file.close()
+        args = [sys.executable, "-m", "tests.fakeserver", "--port", str(self.port), "--quiet",
+                "--chunks-json", self._file.name]
+        if reply.delay:
+            args += ["--delay", str(reply.delay)]
+        self.proc = subprocess.Popen(args, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc.stdout.readline()  # "fake LLM server on ..." once it listens
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        os.unlink(self._file.name)
+
+
+async def stream_through_app(server, reply: Reply, prompt: str = "go") -> dict:
     from agentspace_tui.ui.app import AgentspaceApp
     from agentspace_tui.ui.widgets.prompt import PromptInput
 
-    server.clear()
-    server.default = reply
+    if isinstance(server, FakeLLMServer):
+        server.clear()
+        server.default = reply
+    os.environ["OPENAI_BASE_URL"] = server.url + "/v1"
     app = AgentspaceApp(model="openai:gpt-4o-mini", check_providers=False)
     async with app.run_test(size=(140, 45)) as pilot:
         await _until(lambda: app.measured)  # the app's warm-up (tokenizer, history count) is done
@@ -180,18 +212,18 @@ async def stream_through_app(server: FakeLLMServer, reply: Reply, prompt: str = 
         probe = LagProbe()
         probe.start()
         app.w(PromptInput).text = prompt
-        await pilot.press("enter")
-        await _until(lambda: app.current_reply is not None, 60)
-        block = app.current_reply
-        t_first = None
-        await _until(lambda: block.chunks > 0, 60, 0.001)
-        t_first = time.perf_counter()
-        await _until(lambda: app.current_reply is None, 600)
-        t_end = time.perf_counter()
+        await pilot.press("enter")  # returns once the app is idle again, which may be after the whole reply
+        await _until(lambda: len(app.history) >= 2 and app.history[-1].get("status") not in (None, "streaming"),
+                     600)
         await pilot.pause()
         probe.stop()
+        from agentspace_tui.ui.widgets.conversation import ReplyBlock
+
+        block = list(app.main_screen.query(ReplyBlock))[-1]
+        t_first, t_end = block.first_chunk_at, block.last_chunk_at
         final = app.history[-1]
-        shown = "".join(seg.text for seg in block.query(".segment"))
+        settled = block.query_one(".settled")
+        shown = "".join(settled._segments)
         return {
             "chunks": len(reply.chunk_list()),
             "deltas": block.chunks,
@@ -201,7 +233,7 @@ async def stream_through_app(server: FakeLLMServer, reply: Reply, prompt: str = 
             "status": final.get("status"),
             "complete": final.get("content") == reply.full_text(),
             "rendered_all": _without_fences(shown) == _without_fences(reply.full_text()),
-            "segments": len(block.query(".segment")),
+            "segments": len(settled._segments),
         }
 
 
@@ -210,9 +242,11 @@ def _without_fences(text: str) -> list[str]:
     return [ln for ln in text.rstrip("\n").split("\n") if not ln.strip().startswith(("```", "~~~"))]
 
 
-def bench_streaming(server: FakeLLMServer, n: int) -> None:
+def bench_streaming(n: int) -> None:
     print(f"3. stream a {n}-chunk Markdown reply through litellm + worker + widget", flush=True)
-    r = asyncio.run(stream_through_app(server, Reply(chunks=markdown_chunks(n))))
+    reply = Reply(chunks=markdown_chunks(n))
+    with ServerProcess(reply) as server:
+        r = asyncio.run(stream_through_app(server, reply))
     rate = r["chunks"] / r["seconds"]
     ok = r["complete"] and r["status"] == "complete" and r["rendered_all"]
     record("reply stored complete and every chunk on screen", str(ok), "True", ok)
@@ -221,13 +255,15 @@ def bench_streaming(server: FakeLLMServer, n: int) -> None:
     record("event-loop lag p99 while streaming", f"{r['lag_p99'] * 1000:.1f} ms", "< 50 ms", r["lag_p99"] < 0.05)
 
 
-def bench_giant_blocks(server: FakeLLMServer, lines: int) -> None:
+def bench_giant_blocks(lines: int) -> None:
     print(f"4. one {lines}-line code block / {lines}-item list at 200 chunks/s", flush=True)
     code = ["```python\n"] + [f"    value_{i} = compute({i}, [x for x in range({i % 7})])\n" for i in range(lines)]
     code.append("```\n")
     items = [f"{i + 1}. item {i} with **bold**, `code` and [brackets]\n" for i in range(lines)]
     for name, chunks in (("code block", code), ("list", items)):
-        r = asyncio.run(stream_through_app(server, Reply(chunks=chunks, delay=0.005)))
+        reply = Reply(chunks=chunks, delay=0.005)
+        with ServerProcess(reply) as server:
+            r = asyncio.run(stream_through_app(server, reply))
         record(f"{name}: longest stall ({r['chunks']} chunks, {r['segments']} segments)",
                f"{r['lag_max'] * 1000:.0f} ms", "< 100 ms", r["lag_max"] < 0.1 and r["complete"] and r["rendered_all"])
 
@@ -277,9 +313,9 @@ def main() -> int:
         if 2 in only:
             bench_open_session(home, 1000 if not args.quick else 200)
         if 3 in only:
-            bench_streaming(server, 20_000 if not args.quick else 2000)
+            bench_streaming(20_000 if not args.quick else 2000)
         if 4 in only:
-            bench_giant_blocks(server, 3000 if not args.quick else 300)
+            bench_giant_blocks(3000 if not args.quick else 300)
         if 5 in only:
             bench_inspector_keystroke(home)
     ok = all(r[3] for r in RESULTS)

@@ -1037,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument("--first-delay", type=float, default=0.0, help="seconds before the first chunk")
     parser.add_argument("--text", default=None, help="default reply text")
+    parser.add_argument("--chunks-json", default=None, help="default reply: the chunks in this JSON list file")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
 
@@ -1046,6 +1047,10 @@ def main(argv: list[str] | None = None) -> int:
         chunks = markdown_chunks(args.chunks)
         default.chunks = chunks
         default.text = "".join(chunks)
+    elif args.chunks_json:
+        with open(args.chunks_json, encoding="utf-8") as fh:
+            default.chunks = [str(c) for c in json.load(fh)]
+        default.text = "".join(default.chunks)
     elif args.text is not None:
         default.text = args.text
     server.default = default

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import os
 import threading
@@ -67,6 +68,13 @@ def warm_up() -> None:
 
     try:
         asyncio.run_coroutine_threadsafe(once(), provider_loop()).result(timeout=60)
+        # the OpenAI SDK imports its resource modules on first use of a client (~0.5 s, seen as a stall when
+        # the first reply starts); touch them here. No request is made.
+        import openai
+
+        openai.AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1").chat.completions  # noqa: B018
+        for module in ("litellm.llms.anthropic.chat.handler", "litellm.llms.ollama.chat.transformation"):
+            importlib.import_module(module)
     except Exception:  # a warm-up must never fail the app
         pass
     # litellm brings ~300k long-lived objects; a full garbage collection then walks all of them (~150 ms,
@@ -206,14 +214,12 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             return
 
 
-# -- running providers off the caller's event loop -------------------------------------------------
-# litellm does real CPU work per chunk (parsing, logging, bookkeeping) and a one-off ~0.5 s of lazy setup on
-# the first request. On the TUI's event loop that work shows up as input lag and stalls, so every stream runs
-# on one background loop thread, and events cross over through a queue.
+# -- the warm-up loop ---------------------------------------------------------------------------------
+# Streams run on the caller's loop: a provider thread was measured to make UI frames ~4x slower (the threads
+# ping-pong the GIL every 5 ms). Only the one-off warm-up request runs on a loop of its own thread.
 
 _provider_loop: asyncio.AbstractEventLoop | None = None
 _provider_lock = threading.Lock()
-_DONE = object()
 
 
 def provider_loop() -> asyncio.AbstractEventLoop:
@@ -221,51 +227,6 @@ def provider_loop() -> asyncio.AbstractEventLoop:
     with _provider_lock:
         if _provider_loop is None:
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="agentspace-providers", daemon=True).start()
+            threading.Thread(target=loop.run_forever, name="agentspace-warmup", daemon=True).start()
             _provider_loop = loop
     return _provider_loop
-
-
-async def stream_chat_offloop(request: ChatRequest) -> AsyncIterator[Event]:
-    """``stream_chat`` run on the provider thread. Text deltas that queued up while the caller was busy are
-    merged into one, so a busy consumer gets fewer, larger events instead of falling behind."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in stream_chat(request):
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-
-    future = asyncio.run_coroutine_threadsafe(pump(), provider_loop())
-    try:
-        while True:
-            item = await queue.get()
-            if isinstance(item, TextDelta) and not queue.empty():
-                parts = [item.text]
-                follower = None
-                while not queue.empty():
-                    nxt = queue.get_nowait()
-                    if isinstance(nxt, TextDelta):
-                        parts.append(nxt.text)
-                    else:
-                        follower = nxt
-                        break
-                yield TextDelta("".join(parts))
-                if follower is None:
-                    continue
-                item = follower
-            if item is _DONE:
-                return
-            if isinstance(item, asyncio.CancelledError):
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        if not future.done():
-            future.cancel()  # the consumer went away (cancelled): stop the request, close the connection

@@ -21,7 +21,7 @@ from ..context import ContextInspector, Inspection, message_tokens
 from ..pricing import Price, Usage, reply_cost
 from ..providers.errors import ProviderContext
 from ..providers.events import Finish, Retrying, StreamError, TextDelta, UsageReport
-from ..providers.stream import ChatRequest, stream_chat_offloop
+from ..providers.stream import ChatRequest, stream_chat
 from ..tokens import encoding_for
 from .core import Services, is_stale_stream
 
@@ -187,7 +187,7 @@ class ChatService:
         last_checkpoint = started
         checkpointed_len = 0
         try:
-            async for event in stream_chat_offloop(request):
+            async for event in stream_chat(request):
                 if isinstance(event, TextDelta):
                     if first_token is None:
                         first_token = time.monotonic()

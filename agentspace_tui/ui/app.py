@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the services load in the startup worker, after the first pa
     from ..services.core import Services
 
 from ..config.settings import ConfigError
+from . import gc_policy
 from .messages import SessionLoaded, UsageRefreshed
 from .widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, UserBlock, code_blocks
 from .widgets.cost_footer import CostFooter
@@ -301,6 +302,7 @@ class AgentspaceApp(App):
         conversation = self.w(ConversationView)
         chat = self.chat
         block: ReplyBlock | None = None
+        gc_policy.streaming_started()
         try:
             async for event in chat.send(
                 text, session_id=(self.session or {}).get("id"), model_id=model_id, inspector=self.inspector
@@ -331,6 +333,8 @@ class AgentspaceApp(App):
             raise
         finally:
             self.current_reply = None
+            gc_policy.streaming_finished()
+            self.set_timer(1.0, gc_policy.collect)  # after the final render, before the next prompt
 
     def _stored_reply(self, message_id: str | None) -> dict | None:
         if not self.session or not message_id:
@@ -515,6 +519,7 @@ class AgentspaceApp(App):
     def _session_opened(self, session, messages, model, usage) -> None:
         self.session, self.history, self.model, self.session_usage = session, messages, model, usage
         self.w(ConversationView).show_messages(messages)
+        self.set_timer(0.5, lambda: gc_policy.collect(full=True))  # the old session's widgets are garbage now
         self._update_title()
         self._refresh_footer()
         self.refresh_inspector()

@@ -26,7 +26,7 @@ class MarkdownSplitter:
     """
 
     min_chars: int = 600  # don't freeze tiny pieces: fewer, larger segments
-    max_lines: int = 24  # a tail longer than this is split even without a blank line
+    max_lines: int = 16  # a tail longer than this is split even without a blank line
     text: list[str] = field(default_factory=list)
     _buffer: str = ""
     _frozen: int = 0  # buffer index up to which text is frozen
@@ -38,7 +38,7 @@ class MarkdownSplitter:
     _scan_info: str = ""
     _in_table: bool = False
     _lines_since_cut: int = 0
-    _best: tuple[int, str | None, str, str] | None = None  # (absolute offset, fence after, info, closer)
+    _cuts: list[tuple[int, str | None, str, str]] = field(default_factory=list)  # (offset, fence, info, closer)
 
     def feed(self, chunk: str) -> None:
         self.text.append(chunk)
@@ -62,32 +62,34 @@ class MarkdownSplitter:
         return self._reopen() + buf[self._frozen :]
 
     def settle(self, final: bool = False) -> list[str]:
-        """Segments that became stable since the last call. With ``final`` everything is settled."""
+        """Segments that became stable since the last call, each about ``max_lines`` lines at most (so each
+        renders quickly). With ``final`` everything is settled."""
         buf = self._sync()
         if final:
             rest = buf[self._frozen :]
             out = [self._reopen() + rest] if rest else []
             self._frozen = self._scan = len(buf)
             self._fence = self._scan_fence = None
-            self._best = None
+            self._cuts.clear()
             return out
         self._scan_lines(buf)
-        pending_chars = len(buf) - self._frozen
-        if self._best is None or (pending_chars < self.min_chars and self._lines_since_cut < self.max_lines):
-            return []
-        offset, fence_after, info_after, close = self._best
-        segment = self._reopen() + buf[self._frozen : offset]
-        if close:
-            segment = segment.rstrip("\n") + "\n" + close + "\n"
-        self._frozen = offset
-        self._fence, self._fence_info = fence_after, info_after
-        self._best = None
-        self._lines_since_cut = buf.count("\n", offset, self._scan)
-        return [segment]
+        out: list[str] = []
+        for offset, fence_after, info_after, close in self._cuts:
+            piece = buf[self._frozen : offset]
+            if len(piece) < self.min_chars and piece.count("\n") < self.max_lines:
+                continue  # too small on its own: it joins the next segment
+            segment = self._reopen() + piece
+            if close:
+                segment = segment.rstrip("\n") + "\n" + close + "\n"
+            out.append(segment)
+            self._frozen = offset
+            self._fence, self._fence_info = fence_after, info_after
+        self._cuts = [c for c in self._cuts if c[0] > self._frozen]
+        return out
 
     def _candidate(self, offset: int, fence: str | None, info: str, close: str) -> None:
-        if offset > self._frozen:
-            self._best = (offset, fence, info, close)
+        if offset > self._frozen and (not self._cuts or offset > self._cuts[-1][0]):
+            self._cuts.append((offset, fence, info, close))
 
     def _scan_lines(self, buf: str) -> None:
         pos = self._scan

@@ -63,15 +63,17 @@ class ReplyBlock(Vertical):
         self._dirty = False
         self._timer = None
         self.chunks = 0
-        self.started = time.monotonic()
+        self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
+        self.last_chunk_at: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), classes="reply-header")
         body = Vertical(classes="reply-body")
         with body:
             if not self.streaming and self.message.get("content"):
-                yield MarkdownView(self.message["content"], classes="segment")
+                yield MarkdownView(self.message["content"], classes="settled")
             if self.streaming:
+                yield MarkdownView(classes="settled")
                 yield MarkdownView("…", classes="tail")
         yield Static(self._summary_text(), classes="reply-summary")
 
@@ -114,6 +116,9 @@ class ReplyBlock(Vertical):
             self._splitter.feed(text)
             self.chunks += 1
             self._dirty = True
+            self.last_chunk_at = time.perf_counter()
+            if self.first_chunk_at is None:
+                self.first_chunk_at = self.last_chunk_at
 
     def note(self, text: str) -> None:
         self.query_one(".reply-summary", Static).update(Text(text, style="italic"))
@@ -124,16 +129,16 @@ class ReplyBlock(Vertical):
         if not self._dirty:
             self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
             return
-        started = time.perf_counter()
         self._dirty = False
         body = self.query_one(".reply-body", Vertical)
         tail = body.query_one(".tail", MarkdownView)
-        settled = self._splitter.settle()
-        if settled:
-            body.mount_all([MarkdownView(seg, classes="segment") for seg in settled], before=tail)
+        settled = body.query_one(".settled", MarkdownView)
+        for segment in self._splitter.settle():  # each renders once, and is at most ~40 lines
+            settled.append(segment)
+        started = time.perf_counter()
         tail.update(self._splitter.tail())
-        # adaptive frame rate: a costly frame (a big table or code block in the tail) spaces the next one out,
-        # so chunks keep flowing and the loop never stalls
+        # adaptive frame rate: a costly tail (a big table or code block) spaces the next frame out, so chunks
+        # keep flowing and the loop never stalls
         cost = time.perf_counter() - started
         self._timer = self.set_timer(max(RENDER_INTERVAL, cost / RENDER_BUDGET), self._render_tail)
 
@@ -158,8 +163,9 @@ class ReplyBlock(Vertical):
                 self._splitter.feed(stored[len(rendered):])
             rest = self._splitter.settle(final=True)
             tail = body.query_one(".tail", MarkdownView)
-            if rest:
-                body.mount_all([MarkdownView(seg, classes="segment") for seg in rest], before=tail)
+            settled = body.query_one(".settled", MarkdownView)
+            for segment in rest:
+                settled.append(segment)
             tail.remove()
             self._splitter = None
         self.streaming = False

@@ -1,9 +1,11 @@
-"""A Markdown block that renders once per width.
+"""Markdown blocks that render once per width, and grow by appending segments.
 
 A ``Static`` holding a Rich ``Markdown`` renders it once to measure its height and again to paint it, and
-again after every width change (a scrollbar appearing is one). For long replies and many messages that is
-the cost that dominates opening a session and streaming. This widget renders to lines once per width and
-serves both the height and the painting from that cache. Text is never parsed as Rich markup.
+again after every width change. For long replies and many messages that cost dominates opening a session
+and streaming. ``MarkdownView`` renders each of its segments to lines once per width and serves the height
+and the painting from that cache; ``append`` renders only the new segment. A streaming reply is therefore
+two widgets however long it grows (settled segments + a short live tail), which keeps Textual's per-frame
+layout work flat. Text is never parsed as Rich markup.
 """
 
 from __future__ import annotations
@@ -27,39 +29,78 @@ class MarkdownView(Widget):
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
-        self._text = text
+        self._segments: list[str] = [text] if text else []
         self._width = -1
+        self._rendered: list[list[Strip]] = []  # per segment, at self._width
         self._lines: list[Strip] = []
+        self._styled: list[Strip] = []  # _lines padded to the width with the widget's style
+        self._style_key: tuple | None = None
 
     @property
     def text(self) -> str:
-        return self._text
+        return "".join(self._segments)
 
+    # -- content --------------------------------------------------------------------------------------
     def update(self, text: str) -> None:
-        """Re-render now; relayout the screen only when the height changed (a repaint is much cheaper)."""
-        if text == self._text:
+        """Replace the content. Relayout the screen only when the height changed (a repaint is cheaper)."""
+        if [text] == self._segments:
             return
         old_height = len(self._lines)
-        width = self._width
-        self._text = text
-        self._width = -1
+        self._segments = [text] if text else []
+        self._rerender(self._width)
+        self.refresh(layout=self._width <= 0 or len(self._lines) != old_height)
+
+    def append(self, text: str) -> None:
+        """Add a settled segment: only it is rendered."""
+        if not text:
+            return
+        self._segments.append(text)
+        if self._width > 0:
+            lines = self._render_segment(text, self._width)
+            self._rendered.append(lines)
+            self._lines.extend(lines)
+            self._restyle_from(len(self._lines) - len(lines))
+        self.refresh(layout=True)
+
+    # -- rendering ------------------------------------------------------------------------------------
+    def _render_segment(self, text: str, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update(width=width, height=None, highlight=False, markup=False)
+        rendered = console.render_lines(markdown(text), options, pad=False, new_lines=False)
+        lines = [Strip(Segment.simplify(line)) for line in rendered]
+        while lines and not lines[-1].text.strip():  # Rich ends every block with a blank line
+            lines.pop()
+        if self._rendered and lines:
+            lines.insert(0, Strip.blank(0))  # the blank line between two segments
+        return lines
+
+    def _rerender(self, width: int) -> None:
+        self._width = width
+        self._rendered = []
+        self._lines = []
         if width > 0:
-            self._lines_for(width)
-        self.refresh(layout=width <= 0 or len(self._lines) != old_height)
+            for seg in self._segments:
+                lines = self._render_segment(seg, width)
+                self._rendered.append(lines)
+                self._lines.extend(lines)
+        self._styled = []
+        self._style_key = None
 
     def _lines_for(self, width: int) -> list[Strip]:
         if width != self._width:
-            self._width = width
-            if not self._text or width <= 0:
-                self._lines = []
-            else:
-                console = self.app.console
-                options = console.options.update(width=width, height=None, highlight=False, markup=False)
-                rendered = console.render_lines(markdown(self._text), options, pad=False, new_lines=False)
-                self._lines = [Strip(Segment.simplify(line)) for line in rendered]
-                while self._lines and not self._lines[-1].text.strip():  # Rich ends blocks with a blank line
-                    self._lines.pop()
+            self._rerender(width)
         return self._lines
+
+    def _restyle_from(self, start: int) -> None:
+        if self._style_key is None:
+            return
+        width, style = self._style_key[0], self._style_key[1]
+        del self._styled[start:]
+        self._styled.extend(line.extend_cell_length(width).apply_style(style) for line in self._lines[start:])
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_key = None
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width
@@ -68,9 +109,14 @@ class MarkdownView(Widget):
         return len(self._lines_for(width))
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width or self.size.width
+        # Scrolling repaints every visible line each frame while a reply streams: serve them from a cache
+        # (rich_style alone walks the DOM) instead of restyling on every call.
+        width = self.size.width
         lines = self._lines_for(width)
-        style = self.rich_style
-        if y < len(lines):
-            return lines[y].extend_cell_length(width).apply_style(style)
-        return Strip.blank(width, style)
+        if self._style_key is None or self._style_key[0] != width or len(self._styled) != len(lines):
+            style = self.rich_style
+            self._style_key = (width, style)
+            self._styled = [line.extend_cell_length(width).apply_style(style) for line in lines]
+        if y < len(self._styled):
+            return self._styled[y]
+        return Strip.blank(width, self._style_key[1])
