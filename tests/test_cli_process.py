@@ -75,6 +75,9 @@ def test_ctrl_c_saves_partial_and_exits_130(home, llm):
     reply = messages[-1]
     assert reply["status"] == "cancelled"
     assert reply["content"].startswith(seen.strip()[:100]) and SLOW_TEXT.startswith(reply["content"])
+    # the provider billed what it generated: a local estimate is recorded, flagged as such
+    assert reply["usage_estimated"] is True and reply["usage"]["output_tokens"] > 0
+    assert reply["cost"] > 0
 
 
 def test_two_processes_at_once_lose_nothing(home, llm):

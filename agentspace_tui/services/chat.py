@@ -22,7 +22,7 @@ from ..pricing import Price, Usage, reply_cost
 from ..providers.errors import ProviderContext
 from ..providers.events import Finish, Retrying, StreamError, TextDelta, UsageReport
 from ..providers.stream import ChatRequest, stream_chat
-from ..tokens import encoding_for
+from ..tokens import MESSAGE_OVERHEAD, encoding_for
 from .core import Services, is_stale_stream
 
 CHECKPOINT_INTERVAL = 1.0
@@ -214,22 +214,28 @@ class ChatService:
             status, error = "cancelled", "cancelled; the partial reply was kept"
             final = await asyncio.shield(
                 self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, "cancelled", error,
-                             started, first_token, encoding)
+                             started, first_token, encoding, inspection.total.tokens)
             )
             self._streaming.discard(sid)
             raise
         final = await self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, finish_reason, error,
-                                   started, first_token, encoding)
+                                   started, first_token, encoding, inspection.total.tokens)
         yield ReplyFinished(final, error)
 
     async def _finish(
         self, sid: str, reply: dict, parts: list[str], info: ModelInfo, price: Price | None, usage: Usage | None,
         usage_estimated: bool, status: str, finish_reason: str, error: str | None, started: float,
-        first_token: float | None, encoding: str,
+        first_token: float | None, encoding: str, input_estimate: int,
     ) -> dict:
         store = self.services.store
         content = "".join(parts)
         duration = time.monotonic() - started
+        tmp = {"content": content}
+        output_tokens = message_tokens(tmp, encoding) - MESSAGE_OVERHEAD
+        if usage is None and content:
+            # cancelled or cut off before the provider reported usage: it still billed what it generated, so
+            # record our local estimate (flagged as such) rather than nothing
+            usage, usage_estimated = Usage(input_tokens=input_estimate, output_tokens=max(0, output_tokens)), True
         cost = reply_cost(price, usage) if usage is not None else None
         fields = {
             "content": content,
@@ -241,11 +247,8 @@ class ChatService:
             "cost": cost,
             "ttft": (first_token - started) if first_token is not None else None,
             "duration": duration,
-            "tokens": {},
+            "tokens": tmp["tokens"],
         }
-        tmp = {"content": content}
-        message_tokens(tmp, encoding)
-        fields["tokens"] = tmp["tokens"]
         final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
         if usage is not None:
             await asyncio.to_thread(

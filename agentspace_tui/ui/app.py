@@ -179,6 +179,7 @@ class AgentspaceApp(App):
         count("warm up", encoding_for(model.provider, model.name))
         self.services.inspect(self.session, self.history, model, "", self.inspector)
         self.call_from_thread(self._measured)
+        self.services.catalog.discover_ollama(timeout=1.0)  # local models for the switcher
         if self._warm_litellm:
             from ..providers.stream import warm_up
 
@@ -223,8 +224,12 @@ class AgentspaceApp(App):
     def _update_title(self) -> None:
         bar = self.w(Static, "#title-bar")
         title = (self.session or {}).get("title") or "New chat"
+        model = self.model.id if self.model else "loading…"
+        room = max(12, self.size.width - len(model) - 40)
+        if len(title) > room:
+            title = title[: room - 1] + "…"
         text = Text.assemble(("agentspace-tui", "bold"), ("  │  ", "dim"), (title, ""), ("  │  ", "dim"))
-        text.append(self.model.id if self.model else "loading…", style="bold")
+        text.append(model, style="bold")
         if self.model and not self.services.key_configured(self.model.provider):
             text.append("  (no key: Ctrl+K)", style="bold red")
         bar.update(text)
@@ -265,8 +270,11 @@ class AgentspaceApp(App):
         self.refresh_inspector(event.text_area.text)
 
     def on_resize(self, event) -> None:
-        if self._inspector_forced is None and self.main_screen.is_mounted:
+        if not self.main_screen.is_mounted:
+            return
+        if self._inspector_forced is None:
             self.w(InspectorSidebar).display = event.size.width >= WIDE_ENOUGH
+        self._update_title()
 
     # -- sending ------------------------------------------------------------------------------------
     @on(PromptInput.Submitted)

@@ -25,6 +25,7 @@ class PromptInput(TextArea):
         text: str
 
     def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("placeholder", "Message…  Enter sends · Ctrl+J newline · /help for commands")
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
         self.input_history: list[str] = []
         self._history_pos: int | None = None
