@@ -232,13 +232,11 @@ def markdown_chunks(n: int, words: int = 3) -> list[str]:
         "| name | value | note |\n|------|------:|------|\n| alpha | {i} | first |\n| beta | {j} | second |\n\n",
         "> A quoted remark number {i}, then a numbered list:\n\n1. one\n2. two\n3. three\n\n",
     ]
-    text = ""
     chunks: list[str] = []
     i = 0
-    while len(chunks) < n:
-        text += blocks[i % len(blocks)].format(i=i, j=i * 7)
+    while len(chunks) < n:  # block by block: linear in n
+        chunks.extend(split_chunks(blocks[i % len(blocks)].format(i=i, j=i * 7), words))
         i += 1
-        chunks = split_chunks(text, words)
     return chunks[:n]
 
 

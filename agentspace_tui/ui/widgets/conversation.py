@@ -22,6 +22,8 @@ from .markdown_view import MarkdownView
 
 RENDER_INTERVAL = 0.1  # live tail refresh while streaming; stretched when a frame costs more (see _render_tail)
 RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering the live tail
+FAST_STREAM = 100  # chunks per frame from which frames are spaced out (RENDER_INTERVAL * 2): a reply that
+# fast cannot be read as it arrives, and every frame costs the loop time it needs to take the chunks in
 PAGE = 10  # messages mounted per "load earlier" step
 FIRST_PAGE_CHARS = 6000  # opening a session mounts the newest messages up to about this much text (min 2)
 
@@ -63,6 +65,7 @@ class ReplyBlock(Vertical):
         self._dirty = False
         self._timer = None
         self.chunks = 0
+        self._chunks_at_frame = 0
         self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
         self.last_chunk_at: float | None = None
 
@@ -130,6 +133,8 @@ class ReplyBlock(Vertical):
             self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
             return
         self._dirty = False
+        interval = RENDER_INTERVAL * (2 if self.chunks - self._chunks_at_frame >= FAST_STREAM else 1)
+        self._chunks_at_frame = self.chunks
         body = self.query_one(".reply-body", Vertical)
         tail = body.query_one(".tail", MarkdownView)
         settled = body.query_one(".settled", MarkdownView)
@@ -140,7 +145,7 @@ class ReplyBlock(Vertical):
         # adaptive frame rate: a costly tail (a big table or code block) spaces the next frame out, so chunks
         # keep flowing and the loop never stalls
         cost = time.perf_counter() - started
-        self._timer = self.set_timer(max(RENDER_INTERVAL, cost / RENDER_BUDGET), self._render_tail)
+        self._timer = self.set_timer(max(interval, cost / RENDER_BUDGET), self._render_tail)
 
     @property
     def text(self) -> str:
