@@ -23,40 +23,30 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def config_dir() -> Path:
+def _dir(kind: str) -> Path:
+    """``kind`` is one of config, data, cache, log: DIR/<kind> under AGENTSPACE_HOME, else platformdirs'."""
     home = _home()
     if home:
-        return _ensure(home / "config")
+        return _ensure(home / ("logs" if kind == "log" else kind))
     import platformdirs
 
-    return _ensure(Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)))
+    return _ensure(Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False)))
+
+
+def config_dir() -> Path:
+    return _dir("config")
 
 
 def data_dir() -> Path:
-    home = _home()
-    if home:
-        return _ensure(home / "data")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)))
+    return _dir("data")
 
 
 def cache_dir() -> Path:
-    home = _home()
-    if home:
-        return _ensure(home / "cache")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)))
+    return _dir("cache")
 
 
 def log_dir() -> Path:
-    home = _home()
-    if home:
-        return _ensure(home / "logs")
-    import platformdirs
-
-    return _ensure(Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
+    return _dir("log")
 
 
 def config_file() -> Path:

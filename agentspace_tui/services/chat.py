@@ -60,9 +60,15 @@ class ChatService:
     def __init__(self, services: Services):
         self.services = services
         self._streaming: set[str] = set()
+        self.cancelled_replies: dict[str, asyncio.Future] = {}  # session id -> the save of a cancelled reply
 
     def is_streaming(self, session_id: str) -> bool:
         return session_id in self._streaming
+
+    async def cancelled_reply(self, session_id: str) -> dict | None:
+        """The stored reply of the last cancelled stream in a session, once its save has finished."""
+        task = self.cancelled_replies.pop(session_id, None)
+        return await asyncio.shield(task) if task is not None else None
 
     def history(self, session_id: str) -> list[dict]:
         return self.services.messages(session_id, live=session_id in self._streaming)
@@ -106,6 +112,9 @@ class ChatService:
             session = services.store.update_session(session["id"], system_prompt=system_prompt)
         if session.get("model") != info.id:
             session = services.store.update_session(session["id"], model=info.id)
+        if not history and session.get("title") in (None, "", "New chat"):
+            # made before its first message (by /attach or /system): name it after that message
+            session = services.store.update_session(session["id"], title=session_title(text))
         return session, history, info
 
     async def send(
@@ -212,11 +221,16 @@ class ChatService:
                     status, error = event.status, event.message
         except asyncio.CancelledError:
             status, error = "cancelled", "cancelled; the partial reply was kept"
-            final = await asyncio.shield(
+            # the save must complete even if the caller is cancelled again while waiting for it
+            task = asyncio.ensure_future(
                 self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, "cancelled", error,
                              started, first_token, encoding, inspection.total.tokens)
             )
-            self._streaming.discard(sid)
+            self.cancelled_replies[sid] = task
+            try:
+                await asyncio.shield(task)
+            finally:
+                self._streaming.discard(sid)
             raise
         final = await self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, finish_reason, error,
                                    started, first_token, encoding, inspection.total.tokens)

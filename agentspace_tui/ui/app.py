@@ -116,6 +116,7 @@ class AgentspaceApp(App):
         self.measured = False  # the history has been counted: the inspector can update per keystroke
         self.first_paint_at: float | None = None
         self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
+        self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -150,6 +151,8 @@ class AgentspaceApp(App):
         self.inspector = ContextInspector()
         services.overrides_ttl = float("inf")  # refreshed by workers, never read on the event loop
         services.price_overrides()
+        for provider in services.settings.providers:  # keyring lookups happen here, not on the event loop
+            services.key_for(provider)
         self.services = services
         self.chat = ChatService(services)
         session = None
@@ -247,7 +250,7 @@ class AgentspaceApp(App):
         if not self.measured or self.model is None:
             return
         if draft is None:
-            draft = self.w(PromptInput).text
+            draft = self.w(PromptInput).expanded_text()
         if len(draft) > BIG_DRAFT:
             self._inspect_in_worker(draft)
             return
@@ -267,7 +270,7 @@ class AgentspaceApp(App):
 
     @on(PromptInput.Changed)
     def _draft_changed(self, event: PromptInput.Changed) -> None:
-        self.refresh_inspector(event.text_area.text)
+        self.refresh_inspector(event.text_area.expanded_text())
 
     def on_resize(self, event) -> None:
         if not self.main_screen.is_mounted:
@@ -281,8 +284,8 @@ class AgentspaceApp(App):
     def _submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text
         if text.startswith("/") and not text.startswith("//"):
-            event.prompt.remember(text)
-            event.prompt.text = ""
+            event.prompt.remember()
+            event.prompt.clear_draft()
             self.run_slash_command(text.strip())
             return
         if text.startswith("//"):
@@ -297,8 +300,9 @@ class AgentspaceApp(App):
             self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
             return
         prompt = self.w(PromptInput)
-        prompt.remember(text)
-        prompt.text = ""
+        prompt.remember()
+        self._sent_draft = (prompt.text, dict(prompt.pastes))
+        prompt.clear_draft()
         self.reply_worker = self._stream_reply(text, self.model.id)
 
     @work(group="chat", exclusive=False, exit_on_error=False, description="stream reply")
@@ -334,23 +338,20 @@ class AgentspaceApp(App):
             self._restore_draft(text)
             self._notice(str(exc), "error")
         except asyncio.CancelledError:
-            if block is not None:
-                final = await asyncio.to_thread(self._stored_reply, block.message.get("id"))
+            if block is not None and self.session:
+                final = await chat.cancelled_reply(self.session["id"])
                 if final is not None:
                     self._reply_done(block, final)
+            raise
+        except Exception as exc:  # e.g. the session was deleted from another terminal mid-reply
+            if block is not None and block.streaming:
+                block.finish({**block.message, "content": block.text, "status": "error",
+                              "error": f"the reply could not be saved: {exc}"})
             raise
         finally:
             self.current_reply = None
             gc_policy.streaming_finished()
             self.set_timer(1.0, gc_policy.collect)  # after the final render, before the next prompt
-
-    def _stored_reply(self, message_id: str | None) -> dict | None:
-        if not self.session or not message_id:
-            return None
-        for msg in reversed(self.services.store.get_messages(self.session["id"])):
-            if msg.get("id") == message_id:
-                return msg
-        return None
 
     def _reply_done(self, block: ReplyBlock, reply: dict) -> None:
         block.finish(reply)
@@ -366,8 +367,8 @@ class AgentspaceApp(App):
     def _restore_draft(self, text: str) -> None:
         prompt = self.w(PromptInput)
         if not prompt.text:
-            prompt.text = text
-            prompt.move_cursor(prompt.document.end)
+            shown, pastes = self._sent_draft if self._sent_draft else (text, {})
+            prompt.set_draft(shown, pastes)
 
     @work(thread=True, group="usage", exclusive=True, exit_on_error=False, description="refresh usage")
     def _refresh_usage(self) -> None:
@@ -420,7 +421,7 @@ class AgentspaceApp(App):
             return
         from .screens.model_switcher import ModelSwitcherScreen
 
-        draft = self.w(PromptInput).text
+        draft = self.w(PromptInput).expanded_text()
         choices = self.services.model_choices()
         estimate = self._estimator(draft)
         self.push_screen(
@@ -488,12 +489,16 @@ class AgentspaceApp(App):
             return
         from .screens.sessions import SessionsScreen
 
-        self.push_screen(SessionsScreen(self.services, (self.session or {}).get("id")), self._session_action)
+        self.push_screen(
+            SessionsScreen(self.services, (self.session or {}).get("id"), is_streaming=self.chat.is_streaming),
+            self._session_action,
+        )
 
     def _session_action(self, action) -> None:
         if action is None:
-            if self.session and self.services.store.get_session(self.session["id"]) is None:
-                self.action_new_session()  # the open session was deleted
+            return
+        if self.session and self.session["id"] in action.deleted_ids and action.kind != "open":
+            self.action_new_session()  # the open session was deleted
             return
         if action.kind == "new":
             self.action_new_session()
@@ -536,10 +541,17 @@ class AgentspaceApp(App):
         from .screens.first_run import KeysScreen
 
         def done(_result) -> None:
-            self.services.forget_keys()
-            self._update_title()
+            self._refresh_keys()
 
         self.push_screen(KeysScreen(self.services, first_run=first_run), done)
+
+    @work(thread=True, group="keys", exclusive=True, exit_on_error=False, description="check keys")
+    def _refresh_keys(self) -> None:
+        services = self.services
+        services.forget_keys()
+        for provider in services.settings.providers:
+            services.key_for(provider)
+        self.call_from_thread(self._update_title)
 
     def action_copy_reply(self) -> None:
         last = next((m for m in reversed(self.history) if m.get("role") == "assistant" and m.get("content")), None)

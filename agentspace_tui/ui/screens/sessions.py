@@ -7,6 +7,7 @@ Titles and models are user/model text: they are rendered as ``rich.text.Text`` (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -177,10 +178,16 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         Binding("down", "to_list", "To the list", show=False),
     ]
 
-    def __init__(self, services: Services, current_session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        current_session_id: str | None = None,
+        is_streaming: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__()
         self.services = services
         self.current_session_id = current_session_id
+        self._is_streaming = is_streaming or (lambda _sid: False)
         self.deleted_ids: set[str] = set()
         self.sessions: list[dict] = []
         self._generation = 0
@@ -321,6 +328,9 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
             self._set_message("No session selected.")
             return
         session_id = session["id"]
+        if self._is_streaming(session_id):
+            self._set_message("A reply is streaming in this session: cancel it first (Esc in the chat).")
+            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:

@@ -38,11 +38,25 @@ def code_blocks(text: str) -> list[str]:
     return [m.group(2) for m in re.finditer(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", text, re.S | re.M)]
 
 
+USER_PREVIEW_LINES = 40  # a long user message (a pasted log) shows its head; all of it was sent
+
+
+def user_text(content: str) -> Text:
+    lines = content.split("\n", USER_PREVIEW_LINES)
+    if len(lines) <= USER_PREVIEW_LINES:
+        return Text(content)
+    rest = lines.pop()
+    text = Text("\n".join(lines))
+    more = rest.count("\n") + 1
+    text.append(f"\n… {more:,} more lines ({len(content.encode()):,} bytes in all were sent)", style="dim italic")
+    return text
+
+
 class UserBlock(Static):
     """A user turn: shown verbatim (no markup, no Markdown)."""
 
     def __init__(self, message: dict) -> None:
-        super().__init__(Text(message.get("content", "")), classes="user-message")
+        super().__init__(user_text(message.get("content", "")), classes="user-message")
         self.message = message
         self.border_title = "You"
 

@@ -1,8 +1,15 @@
 """The prompt: Enter sends, Ctrl+J (or Shift+Enter where the terminal reports it) inserts a newline,
-Up/Down on the first/last line walk the input history."""
+Up/Down on the first/last line walk the input history.
+
+A large paste (a log, a file) is kept aside and shown as one placeholder line, ``[pasted #1: 16,000 lines,
+1.0 MB]``: Textual's TextArea re-measures the whole document on every keystroke (0.2-0.5 s per key with a
+1 MB text here), and nobody edits a megabyte in a chat box. The placeholder is expanded when the message is
+sent and measured by the inspector like any other text.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from textual import events
@@ -10,32 +17,74 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from ...formatting import format_bytes
+
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
+LARGE_PASTE = 20_000  # characters from which a paste is kept aside as a placeholder
+PLACEHOLDER_RE = re.compile(r"\[pasted #(\d+): [^\]]*\]")
 
 
 class PromptInput(TextArea):
     BINDINGS = [
         Binding("up", "history_previous", "Previous input", show=False),
         Binding("down", "history_next", "Next input", show=False),
+        # TextArea uses these for redo and delete-to-end-of-line; in a chat box the app's actions win
+        Binding("ctrl+y", "app.copy_reply", "Copy reply", show=False),
+        Binding("ctrl+k", "app.keys", "Keys", show=False),
     ]
 
     @dataclass
     class Submitted(Message):
         prompt: PromptInput
-        text: str
+        text: str  # with large pastes expanded
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("placeholder", "Message…  Enter sends · Ctrl+J newline · /help for commands")
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
-        self.input_history: list[str] = []
+        self.input_history: list[tuple[str, dict[int, str]]] = []
         self._history_pos: int | None = None
-        self._stash = ""
+        self._stash: tuple[str, dict[int, str]] = ("", {})
+        self.pastes: dict[int, str] = {}
+        self._paste_counter = 0
 
+    # -- large pastes -----------------------------------------------------------------------------------
+    async def _on_paste(self, event: events.Paste) -> None:
+        if len(event.text) < LARGE_PASTE or self.read_only:
+            await super()._on_paste(event)
+            return
+        event.stop()
+        event.prevent_default()
+        self._paste_counter += 1
+        self.pastes[self._paste_counter] = event.text
+        lines = event.text.count("\n") + 1
+        label = f"[pasted #{self._paste_counter}: {lines:,} lines, {format_bytes(len(event.text.encode()))}]"
+        result = self._replace_via_keyboard(label, *self.selection)
+        if result:
+            self.move_cursor(result.end_location)
+
+    def expanded_text(self) -> str:
+        """The draft as it will be sent: placeholders replaced by what was pasted."""
+        text = self.text
+        if not self.pastes:
+            return text
+        return PLACEHOLDER_RE.sub(lambda m: self.pastes.get(int(m.group(1)), m.group(0)), text)
+
+    def clear_draft(self) -> None:
+        self.text = ""
+        self.pastes = {}
+
+    def set_draft(self, text: str, pastes: dict[int, str] | None = None) -> None:
+        self.pastes = dict(pastes or {})
+        self._paste_counter = max([self._paste_counter, *self.pastes])
+        self.text = text
+        self.move_cursor(self.document.end)
+
+    # -- keys -------------------------------------------------------------------------------------------
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            text = self.text
+            text = self.expanded_text()
             if text.strip():
                 self.post_message(self.Submitted(self, text))
             return
@@ -47,9 +96,12 @@ class PromptInput(TextArea):
             return
         await super()._on_key(event)
 
-    def remember(self, text: str) -> None:
-        if text.strip() and (not self.input_history or self.input_history[-1] != text):
-            self.input_history.append(text)
+    # -- input history ----------------------------------------------------------------------------------
+    def remember(self) -> None:
+        """Keep the current draft (placeholders and their pastes) in the input history."""
+        entry = (self.text, dict(self.pastes))
+        if entry[0].strip() and (not self.input_history or self.input_history[-1] != entry):
+            self.input_history.append(entry)
         self._history_pos = None
 
     def action_history_previous(self) -> None:
@@ -57,11 +109,11 @@ class PromptInput(TextArea):
             self.action_cursor_up()
             return
         if self._history_pos is None:
-            self._stash = self.text
+            self._stash = (self.text, dict(self.pastes))
             self._history_pos = len(self.input_history)
         if self._history_pos > 0:
             self._history_pos -= 1
-            self._load(self.input_history[self._history_pos])
+            self.set_draft(*self.input_history[self._history_pos])
 
     def action_history_next(self) -> None:
         last_line = self.document.line_count - 1
@@ -71,10 +123,6 @@ class PromptInput(TextArea):
         self._history_pos += 1
         if self._history_pos >= len(self.input_history):
             self._history_pos = None
-            self._load(self._stash)
+            self.set_draft(*self._stash)
         else:
-            self._load(self.input_history[self._history_pos])
-
-    def _load(self, text: str) -> None:
-        self.text = text
-        self.move_cursor(self.document.end)
+            self.set_draft(*self.input_history[self._history_pos])

@@ -1,0 +1,220 @@
+"""Snapshot tests of the whole app (pytest-textual-snapshot), from seeded sessions with fixed ids, times and costs.
+
+Each screen is the real AgentspaceApp over a real store in an isolated home; nothing is sent, so litellm is never
+imported (``warm_litellm=False``). Usage is seeded only in message and session fields, never in the ledger, so
+the footer's "today" is $0 whatever the date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Input
+
+from agentspace_tui.services.core import build_services
+from agentspace_tui.ui.app import AgentspaceApp, ChatScreen
+from agentspace_tui.ui.screens.first_run import KeysScreen
+from agentspace_tui.ui.screens.model_switcher import ModelSwitcherScreen
+from agentspace_tui.ui.widgets.prompt import PromptInput
+from tests.conftest import PROVIDER_ENV
+
+TERMINAL = (140, 45)
+BASE = 1_735_689_600  # 2025-01-01 00:00 UTC
+OPENAI = "openai:gpt-4o-mini"
+SESSION_ID = "5a5a00000001"
+ERROR_SESSION_ID = "e4404000000e"
+
+FIRST_REPLY = """\
+## Reading a CSV in Python
+
+Use the standard library's `csv` module:
+
+```python
+import csv
+
+with open("data.csv", newline="") as f:
+    for row in csv.DictReader(f):
+        print(row["name"], row["age"])
+```
+
+- `DictReader` maps each row to a dict keyed by the header
+- pass `newline=""` so quoted newlines survive"""
+
+SECOND_REPLY = """\
+| library | speed | memory | notes |
+|---------|-------|--------|-------|
+| csv     | slow  | low    | stdlib, streaming |
+| pandas  | fast  | high   | whole file in memory |
+| polars  | faster| medium | lazy scans [optional] |
+
+For a **2 GB** file, stream with `csv` or scan lazily with polars."""
+
+ATTACHMENT = "# Notes\n\nThe import job runs nightly at 02:00 UTC.\nInput files are UTF-8 CSV with a header row.\n"
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict:
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_read_tokens": 0,
+            "cache_write_tokens": 0}
+
+
+def seed_conversation(*, attachments: list[dict] | None = None) -> str:
+    """A session with two user turns and two finished replies (Markdown with a code block and a table)."""
+    services = build_services()
+    services.store.bulk_import(
+        {
+            "id": SESSION_ID,
+            "title": "CSV parsing [python]",
+            "model": OPENAI,
+            "created_at": BASE,
+            "updated_at": BASE + 120,
+            "attachments": attachments or [],
+            "usage": {OPENAI: {"requests": 2, "input_tokens": 1_610, "output_tokens": 367, "cost": 0.000462,
+                               "unknown_cost": 0}},
+        },
+        [
+            {"id": "a0000000001", "role": "user", "content": "How do I read a CSV file in Python?",
+             "created_at": BASE + 10},
+            {"id": "a0000000002", "role": "assistant", "content": FIRST_REPLY, "model": OPENAI,
+             "status": "complete", "finish_reason": "stop", "usage": _usage(412, 146), "cost": 0.0001494,
+             "ttft": 0.42, "duration": 2.10, "created_at": BASE + 11},
+            {"id": "a0000000003", "role": "user", "content": "Compare csv, pandas and polars for a 2 GB file.",
+             "created_at": BASE + 60},
+            {"id": "a0000000004", "role": "assistant", "content": SECOND_REPLY, "model": OPENAI,
+             "status": "complete", "finish_reason": "stop", "usage": _usage(1_198, 221), "cost": 0.0003123,
+             "ttft": 0.37, "duration": 1.95, "created_at": BASE + 61},
+        ],
+    )
+    services.store.close()
+    return SESSION_ID
+
+
+def seed_error() -> str:
+    services = build_services()
+    services.store.bulk_import(
+        {"id": ERROR_SESSION_ID, "title": "Summarise the report", "model": OPENAI, "created_at": BASE,
+         "updated_at": BASE + 30},
+        [
+            {"id": "b0000000001", "role": "user", "content": "Summarise the attached report in five bullets.",
+             "created_at": BASE + 10},
+            {"id": "b0000000002", "role": "assistant", "content": "", "model": OPENAI, "status": "error",
+             "finish_reason": "error",
+             "error": "OpenAI rejected the API key (401); check OPENAI_API_KEY or run "
+                      "`agentspace-tui keys set openai`",
+             "usage": None, "cost": None, "created_at": BASE + 11},
+        ],
+    )
+    services.store.close()
+    return ERROR_SESSION_ID
+
+
+class SnapshotApp(AgentspaceApp):
+    """The app with a steady prompt cursor.
+
+    A blinking cursor makes screenshots flaky, and turning the blink off later is not enough: TextArea caches
+    rendered lines under a key that ignores the cursor once blinking is off, so a line cached in the blink's
+    "off" phase keeps painting without the cursor. Turning it off before the first paint avoids both.
+    """
+
+    def main_screen_mounted(self) -> None:
+        self.w(PromptInput).cursor_blink = False
+        super().main_screen_mounted()
+
+
+def app_factory(**kwargs) -> AgentspaceApp:
+    """The app as the CLI builds it, minus the background work that would make a screen time-dependent."""
+    kwargs.setdefault("warm_litellm", False)
+    kwargs.setdefault("check_providers", False)
+    return SnapshotApp(**kwargs)
+
+
+async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+async def measured(pilot) -> None:
+    """Wait until the session is open, the inspector filled and every worker done."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.ready and app.measured and app.last_inspection is not None)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# -- (a) the main screen mid-conversation ----------------------------------------------------------------------
+def test_main_screen(snap_compare, home):
+    app = app_factory(session=seed_conversation())
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+        assert isinstance(app.screen, ChatScreen)
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+# -- (b) the model switcher over it ------------------------------------------------------------------------------
+def test_model_switcher_over_conversation(snap_compare, home):
+    app = app_factory(session=seed_conversation())
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelSwitcherScreen))
+        app.screen.query_one("#switcher-filter", Input).cursor_blink = False
+        await pilot.press(*"claude-sonnet")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+# -- (c) the inspector with an attachment and a draft ------------------------------------------------------------
+def test_inspector_with_attachment(snap_compare, home):
+    attachment = {"path": "/srv/docs/notes.md", "name": "notes.md", "content": ATTACHMENT,
+                  "bytes": len(ATTACHMENT.encode())}
+    app = app_factory(session=seed_conversation(attachments=[attachment]))
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+        await pilot.press(*"Which one fits the nightly job?")
+        await pilot.pause()
+        section = app.last_inspection.section("attachments")
+        assert section.bytes >= attachment["bytes"] and section.tokens > 0
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+# -- (d) an error reply ------------------------------------------------------------------------------------------
+def test_error_reply(snap_compare, home):
+    app = app_factory(session=seed_error())
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+# -- (e) the first run -------------------------------------------------------------------------------------------
+@pytest.fixture
+def no_providers(home, monkeypatch):
+    """No key anywhere; Ollama 'not running' at a fixed closed port."""
+    for name in PROVIDER_ENV:
+        if name != "OLLAMA_HOST":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    return home
+
+
+def test_first_run(snap_compare, no_providers):
+    app = app_factory(check_providers=True)
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, KeysScreen) and app.screen.loaded)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
