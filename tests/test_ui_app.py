@@ -895,3 +895,42 @@ async def test_long_session_mounts_lazily(home, llm):
         assert users == sorted(users, key=lambda s: int(s.split()[-1]))  # still in order
         assert str(300 - more) in str(conversation.query_one("#load-earlier", Button).label)
         assert "Long one" in title_bar(app)
+
+
+# -- large pastes ---------------------------------------------------------------------------------------------
+async def test_large_paste_is_kept_aside_measured_and_sent_whole(home, llm):
+    from textual import events
+
+    pasted = "\n".join(f"log line {i}: [WARN] something [happened] at {i * 7}" for i in range(20_000))
+    llm.script(Reply(text="Looks like a log."))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, measured=True)
+        prompt = app.w(PromptInput)
+        prompt.focus()
+        await pilot.press(*"Summarise: ")
+        prompt.post_message(events.Paste(pasted))
+        await pilot.pause()
+        # the prompt shows one placeholder line, not 20,000 lines
+        assert prompt.document.line_count == 1
+        assert re.search(r"\[pasted #1: 20,000 lines, [\d.]+ MB\]", prompt.text), prompt.text
+        # the inspector measures what will really be sent
+        await until(lambda: app.last_inspection.section("user_message").bytes > len(pasted), timeout=15,
+                    what="the inspector to count the paste")
+        # typing after a 1 MB paste stays quick: the text box holds one line
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        await pilot.press(*" please")
+        assert loop.time() - started_at < 2.0
+        await pilot.press("enter")
+        await until(lambda: idle(app), timeout=60, what="the reply")
+        sent = llm.requests_to(CHAT_PATH)[-1].body["messages"][-1]["content"]
+        assert sent == "Summarise: " + pasted + " please"
+        assert stored(app)[0]["content"] == sent
+        # the conversation shows the head of it and says how much was sent
+        user = app.w(ConversationView).query(UserBlock).last()
+        assert "more lines" in plain(user) and "log line 0:" in plain(user)
+        assert "log line 19999" not in plain(user)
+        # and Up brings the draft back with its paste
+        await pilot.press("up")
+        assert prompt.expanded_text() == sent
