@@ -253,8 +253,8 @@ def test_context_command(home, llm, capsys):
 def test_context_window_overflow_excludes_oldest(home, llm, capsys):
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "config.toml").write_text(
-        '[providers.tiny]\nkind = "openai"\napi_base = "%s/v1"\nlocal = true\nmodels = ["tiny-model"]\n'
-        "context_window = 600\n" % llm.url
+        f'[providers.tiny]\nkind = "openai"\napi_base = "{llm.url}/v1"\nlocal = true\nmodels = ["tiny-model"]\n'
+        "context_window = 600\n"
     )
     for i in range(4):
         llm.script(Reply(text=f"answer {i} " + "word " * 100))

@@ -28,3 +28,11 @@ def test_required_top_level():
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
     for shot in ("main.svg", "model-switcher.svg", "inspector.svg", "error.svg", "first-run.svg"):
         assert (ROOT / "screenshots" / shot).exists(), shot
+
+
+def test_ruff_clean():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=str(ROOT), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]

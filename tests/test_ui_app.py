@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 from textual.app import App
 from textual.command import CommandPalette
