@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, CliError
+from .cli import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, CliError
 from .formatting import format_bytes, format_cost, format_time, format_tokens, format_window, reply_summary, table
 from .pricing import format_price
 
@@ -37,7 +37,7 @@ def _read_prompt(arg: str | None) -> str:
     if arg == "-" or (arg is None and not sys.stdin.isatty()):
         return sys.stdin.read()
     if arg is None:
-        raise CliError("no prompt given: `agentspace-tui ask \"your question\"` or pipe it in with `-`", 2)
+        raise CliError("no prompt given: `agentspace-tui ask \"your question\"` or pipe it in with `-`", EXIT_USAGE)
     return arg
 
 
@@ -193,7 +193,7 @@ def cmd_sessions(args) -> int:
             sys.stdout.write(text)
     elif args.action == "rename":
         if not args.title.strip():
-            raise CliError("a title cannot be empty", 2)
+            raise CliError("a title cannot be empty", EXIT_USAGE)
         store.update_session(session["id"], title=args.title.strip())
         print(f"renamed {session['id']} to {args.title.strip()!r}")
     elif args.action == "delete":
@@ -328,7 +328,7 @@ def cmd_pricing(args) -> int:
     if args.action == "set":
         values = [args.input, args.output, args.cache_read, args.cache_write]
         if any(v is not None and (v < 0 or v != v or v == float("inf")) for v in values):
-            raise CliError("prices must be finite numbers >= 0 (USD per million tokens)", 2)
+            raise CliError("prices must be finite numbers >= 0 (USD per million tokens)", EXIT_USAGE)
         store.set_price_override(model_id, input_per_mtok=args.input, output_per_mtok=args.output,
                                  cache_read_per_mtok=args.cache_read, cache_write_per_mtok=args.cache_write)
         print(f"{model_id}: input {format_price(args.input)}, output {format_price(args.output)} (override)")

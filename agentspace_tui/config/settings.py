@@ -12,31 +12,6 @@ from . import paths
 DEFAULT_MODEL = "openai:gpt-4o-mini"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer concisely; use Markdown where it helps."
 
-EXAMPLE_CONFIG = """\
-# agentspace-tui configuration
-# default_model = "anthropic:claude-sonnet-4-5"
-# system_prompt = "You are a helpful assistant."
-# request_timeout = 120        # seconds without a byte from the provider before giving up
-# max_retries = 2              # retries on rate limits and server errors (retry-after honoured)
-
-# Point a known provider somewhere else:
-# [providers.openai]
-# api_base = "https://gateway.example.com/v1"
-
-# A named OpenAI-compatible endpoint (LM Studio, vLLM, z.ai GLM, a company gateway):
-# [providers.lmstudio]
-# kind = "openai"                 # openai | anthropic | ollama
-# api_base = "http://localhost:1234/v1"
-# api_key_env = "LMSTUDIO_API_KEY" # which env var holds its key (omit if none is needed)
-# local = true                     # runs on this machine: costs nothing
-# models = ["qwen2.5-7b-instruct"]
-# context_window = 32768
-
-# [keybindings]
-# switch_model = "ctrl+o"
-"""
-
-
 class ConfigError(Exception):
     """A configuration problem with a one-line message for the user."""
 

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field
 from ..pricing import Price, input_cost
 from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_many, counter
 
-SECTION_NAMES = ("system_prompt", "attachments", "history", "tools", "user_message")
-
 
 @dataclass
 class Section:

@@ -25,18 +25,6 @@ class Price:
         """What a reply stores, so later price changes never rewrite history."""
         return asdict(self)
 
-    @classmethod
-    def from_snapshot(cls, data: dict | None) -> Price | None:
-        if not data or data.get("input_per_mtok") is None or data.get("output_per_mtok") is None:
-            return None
-        return cls(
-            float(data["input_per_mtok"]),
-            float(data["output_per_mtok"]),
-            data.get("cache_read_per_mtok"),
-            data.get("cache_write_per_mtok"),
-            str(data.get("source", "litellm")),
-        )
-
 
 @dataclass(frozen=True)
 class Usage:

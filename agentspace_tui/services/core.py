@@ -125,9 +125,6 @@ class Services:
             self._overrides_cache = (now, self.store.price_overrides())
         return self._overrides_cache[1]
 
-    def invalidate_prices(self) -> None:
-        self._overrides_cache = None
-
     def price_for(self, info: ModelInfo) -> Price | None:
         return resolve_price(
             info.id,

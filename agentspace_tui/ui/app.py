@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the services load in the startup worker, after the first pa
 
 from ..config.settings import ConfigError
 from . import gc_policy
-from .messages import SessionLoaded, UsageRefreshed
+from .messages import UsageRefreshed
 from .widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, UserBlock, code_blocks
 from .widgets.cost_footer import CostFooter
 from .widgets.inspector import InspectorSidebar
@@ -114,7 +114,6 @@ class AgentspaceApp(App):
         self.today: dict | None = None
         self.ready = False  # the session is open and the prompt usable
         self.measured = False  # the history has been counted: the inspector can update per keystroke
-        self.first_paint_at: float | None = None
         self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
 
@@ -130,7 +129,6 @@ class AgentspaceApp(App):
         return self.main_screen.query_one(widget_type)
 
     def main_screen_mounted(self) -> None:
-        self.first_paint_at = time.perf_counter()
         self.w(PromptInput).focus()
         self._update_title()
         self.w(InspectorSidebar).display = self.size.width >= WIDE_ENOUGH
@@ -205,7 +203,6 @@ class AgentspaceApp(App):
             self._notice(error, "error")
         self._update_title()
         self._refresh_footer()
-        self.post_message(SessionLoaded(session, messages, today))
         # counting waits until the session is on screen and a first keystroke would be served: loading the
         # tokenizer holds the GIL for ~0.3 s
         self.call_after_refresh(lambda: self.set_timer(MEASURE_DELAY, self._measure))

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from textual.message import Message
-
-
-@dataclass
-class SessionLoaded(Message):
-    session: dict | None
-    messages: list[dict]
-    today: dict
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -22,9 +14,3 @@ class UsageRefreshed(Message):
 
     def can_replace(self, message: Message) -> bool:  # a burst collapses to the newest
         return isinstance(message, UsageRefreshed)
-
-
-@dataclass
-class ProvidersChecked(Message):
-    usable: bool
-    ollama_models: list[str]
