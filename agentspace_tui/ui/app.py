@@ -40,6 +40,7 @@ WIDE_ENOUGH = 110  # columns from which the inspector is shown by default
 BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, not per keystroke
 MAX_ATTACHMENT = 256 * 1024
 MEASURE_DELAY = 0.3  # seconds between the session appearing and the history being counted
+IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
 
 HELP = """\
 Keys: Enter send · Ctrl+J newline · Up/Down input history · Esc cancel the streaming reply
@@ -116,6 +117,7 @@ class AgentspaceApp(App):
         self.measured = False  # the history has been counted: the inspector can update per keystroke
         self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
+        self._last_input_at = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -267,6 +269,7 @@ class AgentspaceApp(App):
 
     @on(PromptInput.Changed)
     def _draft_changed(self, event: PromptInput.Changed) -> None:
+        self._last_input_at = time.monotonic()
         self.refresh_inspector(event.text_area.expanded_text())
 
     def on_resize(self, event) -> None:
@@ -348,7 +351,7 @@ class AgentspaceApp(App):
         finally:
             self.current_reply = None
             gc_policy.streaming_finished()
-            self.set_timer(1.0, gc_policy.collect)  # after the final render, before the next prompt
+            self.set_timer(IDLE_GC_DELAY, self._collect_when_idle)
 
     def _reply_done(self, block: ReplyBlock, reply: dict) -> None:
         block.finish(reply)
@@ -360,6 +363,13 @@ class AgentspaceApp(App):
         self._refresh_footer()
         self.refresh_inspector()
         self._refresh_usage()
+
+    def _collect_when_idle(self, full: bool = False) -> None:
+        """Garbage-collect once nobody is typing: a full collection is a ~0.1-0.3 s pause."""
+        if time.monotonic() - self._last_input_at < IDLE_GC_DELAY:
+            self.set_timer(IDLE_GC_DELAY, lambda: self._collect_when_idle(full))
+            return
+        gc_policy.collect(full=full)
 
     def _restore_draft(self, text: str) -> None:
         prompt = self.w(PromptInput)
@@ -529,7 +539,7 @@ class AgentspaceApp(App):
     def _session_opened(self, session, messages, model, usage) -> None:
         self.session, self.history, self.model, self.session_usage = session, messages, model, usage
         self.w(ConversationView).show_messages(messages)
-        self.set_timer(0.5, lambda: gc_policy.collect(full=True))  # the old session's widgets are garbage now
+        self.set_timer(IDLE_GC_DELAY, lambda: self._collect_when_idle(full=True))  # the old session's widgets
         self._update_title()
         self._refresh_footer()
         self.refresh_inspector()

@@ -27,19 +27,22 @@ def streaming_started() -> None:
 
 
 def streaming_finished() -> None:
-    global _saved, _streams
+    """Full collections stay off until ``collect`` runs at a quiet moment: restoring the thresholds here
+    would start one on the next allocation, right as the reply's last frame is drawn."""
+    global _streams
     _streams = max(0, _streams - 1)
-    if _streams == 0 and _saved is not None:
-        gc.set_threshold(*_saved)
-        _saved = None
 
 
 def collect(full: bool = False) -> None:
-    """Collect what is not frozen (cheap) and freeze the survivors; ``full`` also revisits frozen objects
-    (for moments when much was dropped at once, like switching sessions)."""
+    """Collect what is not frozen and freeze the survivors, then restore the normal thresholds; ``full`` also
+    revisits frozen objects (for moments when much was dropped at once, like switching sessions)."""
+    global _saved
     if _streams:
         return
     if full:
         gc.unfreeze()
     gc.collect()
     gc.freeze()
+    if _saved is not None:
+        gc.set_threshold(*_saved)
+        _saved = None
