@@ -25,7 +25,7 @@ RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering
 FAST_STREAM = 100  # chunks per frame from which frames are spaced out (RENDER_INTERVAL * 2): a reply that
 # fast cannot be read as it arrives, and every frame costs the loop time it needs to take the chunks in
 PAGE = 10  # messages mounted per "load earlier" step
-FIRST_PAGE_CHARS = 6000  # opening a session mounts the newest messages up to about this much text (min 2)
+FIRST_PAGE_CHARS = 3000  # opening a session mounts the newest messages up to about this much text (min 2)
 
 STATUS_TEXT = {
     "interrupted": ("⚠ interrupted", "warning"),
