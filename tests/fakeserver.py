@@ -373,6 +373,16 @@ class _Handler(BaseHTTPRequestHandler):
         if seconds > 0 and self.server.fake._stopping.wait(seconds):
             raise _StopRequest
 
+    def _ended_early(self, reply: Reply) -> bool:
+        """The stream's failure modes shared by all three formats: cut off, or hang."""
+        if reply.kind == "cutoff":
+            self._cut()
+            return True
+        if reply.kind == "hang":
+            self._hang(reply)
+            return True
+        return False
+
     def _hang(self, reply: Reply) -> None:
         """Send nothing more until ``hang_seconds`` pass, the server stops, or the client hangs up."""
         deadline = time.monotonic() + reply.hang_seconds
@@ -592,11 +602,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sleep(reply.delay)
             last = i == len(chunks) - 1 and reply.kind == "ok"
             self._write(event({"content": piece}, reply.finish_reason if last else None))
-        if reply.kind == "cutoff":
-            self._cut()
-            return
-        if reply.kind == "hang":
-            self._hang(reply)
+        if self._ended_early(reply):
             return
         if reply.kind == "error_event":
             err = self._openai_error(
@@ -734,11 +740,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
                 )
             )
-        if reply.kind == "cutoff":
-            self._cut()
-            return
-        if reply.kind == "hang":
-            self._hang(reply)
+        if self._ended_early(reply):
             return
         if reply.kind == "error_event":
             err = self._anthropic_error(
@@ -827,11 +829,7 @@ class _Handler(BaseHTTPRequestHandler):
             if i:
                 self._sleep(reply.delay)
             self._write(json.dumps(line(piece, False)) + "\n")
-        if reply.kind == "cutoff":
-            self._cut()
-            return
-        if reply.kind == "hang":
-            self._hang(reply)
+        if self._ended_early(reply):
             return
         if reply.kind == "error_event":
             self._write(
