@@ -83,6 +83,9 @@ class ReplyBlock(Vertical):
         self._timer = None
         self.chunks = 0
         self._chunks_at_frame = 0
+        self._pending: list[str] = []  # settled segments not yet rendered (see _drain)
+        self._pending_tail = ""
+        self._interval = RENDER_INTERVAL
         self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
         self.last_chunk_at: float | None = None
 
@@ -150,19 +153,29 @@ class ReplyBlock(Vertical):
             self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
             return
         self._dirty = False
-        interval = RENDER_INTERVAL * (2 if self.chunks - self._chunks_at_frame >= FAST_STREAM else 1)
+        self._interval = RENDER_INTERVAL * (2 if self.chunks - self._chunks_at_frame >= FAST_STREAM else 1)
         self._chunks_at_frame = self.chunks
+        self._timer = None
+        self._pending.extend(self._splitter.settle())
+        self._pending_tail = FENCE_INFO_RE.sub(r"\1", self._splitter.tail())
+        self._drain()
+
+    def _drain(self) -> None:
+        """One settled segment per step, then the tail: each step is its own turn of the event loop, so a frame
+        that settles several segments never holds the loop for the sum of them."""
+        if self._splitter is None or not self.is_mounted:
+            return
         body = self.query_one(".reply-body", Vertical)
-        tail = body.query_one(".tail", MarkdownView)
-        settled = body.query_one(".settled", MarkdownView)
-        for segment in self._splitter.settle():  # each renders once, and is at most ~40 lines
-            settled.append(segment)
+        if self._pending:
+            body.query_one(".settled", MarkdownView).append(self._pending.pop(0))  # rendered once, ~16 lines
+            # a timer, not call_later: a message pump runs all its queued messages in one turn of the loop
+            self._timer = self.set_timer(0.001, self._drain)
+            return
         started = time.perf_counter()
-        tail.update(FENCE_INFO_RE.sub(r"\1", self._splitter.tail()))
-        # adaptive frame rate: a costly tail (a big table or code block) spaces the next frame out, so chunks
-        # keep flowing and the loop never stalls
+        body.query_one(".tail", MarkdownView).update(self._pending_tail)
+        # adaptive frame rate: a costly tail (a big table) spaces the next frame out, so chunks keep flowing
         cost = time.perf_counter() - started
-        self._timer = self.set_timer(max(interval, cost / RENDER_BUDGET), self._render_tail)
+        self._timer = self.set_timer(max(self._interval, cost / RENDER_BUDGET), self._render_tail)
 
     @property
     def text(self) -> str:
@@ -183,7 +196,8 @@ class ReplyBlock(Vertical):
             stored = message.get("content", "")
             if stored.startswith(rendered) and len(stored) > len(rendered):
                 self._splitter.feed(stored[len(rendered):])
-            rest = self._splitter.settle(final=True)
+            rest = self._pending + self._splitter.settle(final=True)
+            self._pending = []
             tail = body.query_one(".tail", MarkdownView)
             settled = body.query_one(".settled", MarkdownView)
             for segment in rest:
