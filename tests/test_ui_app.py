@@ -933,3 +933,17 @@ async def test_large_paste_is_kept_aside_measured_and_sent_whole(home, llm):
         # and Up brings the draft back with its paste
         await pilot.press("up")
         assert prompt.expanded_text() == sent
+
+
+# -- keybindings ----------------------------------------------------------------------------------------------
+async def test_keybindings_remapped_in_config(home, llm):
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "config.toml").write_text('[keybindings]\nswitch_model = "f2"\n')
+    app = make_app(warm_litellm=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("ctrl+o")  # the default key no longer opens it
+        await pilot.pause()
+        assert not isinstance(app.screen, ModelSwitcherScreen)
+        await pilot.press("f2")
+        await until(lambda: isinstance(app.screen, ModelSwitcherScreen), timeout=5, what="the switcher on f2")
