@@ -99,7 +99,6 @@ class _HistoryStats:
     turn_tokens: list[int] = field(default_factory=list)  # per turn, oldest first
     turn_bytes: list[int] = field(default_factory=list)
     turn_messages: list[int] = field(default_factory=list)
-    turn_starts: list[int] = field(default_factory=list)  # index into the sendable list where each turn starts
     messages: list[dict] = field(default_factory=list)
 
 
@@ -121,12 +120,11 @@ class ContextInspector:
         msgs = [m for m in history if sendable(m)]
         prime_counts(msgs, encoding)
         stats.messages = msgs
-        for i, msg in enumerate(msgs):
+        for msg in msgs:
             if msg["role"] == "user" or not stats.turn_tokens:
                 stats.turn_tokens.append(0)
                 stats.turn_bytes.append(0)
                 stats.turn_messages.append(0)
-                stats.turn_starts.append(i)
             stats.turn_tokens[-1] += message_tokens(msg, encoding)
             stats.turn_bytes[-1] += _byte_len(msg.get("content", ""))
             stats.turn_messages[-1] += 1

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
@@ -49,6 +49,21 @@ class ReplyFinished:
 
 
 ChatEvent = ReplyStarted | TextDelta | Retrying | ReplyFinished
+
+
+@dataclass
+class _ReplyState:
+    """What a streaming reply has accumulated so far; saved by ``_finish`` whatever way the stream ends."""
+
+    started: float
+    parts: list[str] = field(default_factory=list)
+    received: int = 0  # characters so far (checkpoints skip when nothing new arrived)
+    first_token: float | None = None
+    usage: Usage | None = None
+    usage_estimated: bool = False
+    status: str = "complete"
+    finish_reason: str = "stop"
+    error: str | None = None
 
 
 def session_title(text: str) -> str:
@@ -175,77 +190,60 @@ class ChatService:
         )
         yield ReplyStarted(session, user_msg, reply, info, price, inspection)
 
-        key = services.key_for(info.provider)
+        api_base = services.api_base(info.provider)
         request = ChatRequest(
             litellm_model=info.litellm_model,
             messages=request_messages,
-            provider=ProviderContext(spec.label, spec.name, spec.key_env, services.api_base(info.provider)),
-            api_key=key.value,
-            api_base=services.api_base(info.provider),
+            provider=ProviderContext(spec.label, spec.name, spec.key_env, api_base),
+            api_key=services.key_for(info.provider).value,
+            api_base=api_base,
             timeout=services.settings.request_timeout,
             max_retries=services.settings.max_retries,
         )
-        parts: list[str] = []
-        usage: Usage | None = None
-        usage_estimated = False
-        status = "complete"
-        finish_reason = "stop"
-        error: str | None = None
-        started = time.monotonic()
-        first_token: float | None = None
-        last_checkpoint = started
-        checkpointed_len = 0
+        state = _ReplyState(started=time.monotonic())
+        last_checkpoint, checkpointed = state.started, 0
         try:
             async for event in stream_chat(request):
                 if isinstance(event, TextDelta):
-                    if first_token is None:
-                        first_token = time.monotonic()
-                    parts.append(event.text)
+                    if state.first_token is None:
+                        state.first_token = time.monotonic()
+                    state.parts.append(event.text)
+                    state.received += len(event.text)
                     yield event
                     now_m = time.monotonic()
-                    if now_m - last_checkpoint >= CHECKPOINT_INTERVAL:
-                        last_checkpoint = now_m
-                        content = "".join(parts)
-                        if len(content) != checkpointed_len:
-                            checkpointed_len = len(content)
-                            await asyncio.to_thread(
-                                store.update_message, sid, reply["id"], content=content, checkpoint_at=time.time()
-                            )
+                    if now_m - last_checkpoint >= CHECKPOINT_INTERVAL and state.received != checkpointed:
+                        last_checkpoint, checkpointed = now_m, state.received
+                        await asyncio.to_thread(
+                            store.update_message, sid, reply["id"], content="".join(state.parts),
+                            checkpoint_at=time.time(),
+                        )
                 elif isinstance(event, UsageReport):
-                    usage, usage_estimated = event.usage, event.estimated
+                    state.usage, state.usage_estimated = event.usage, event.estimated
                 elif isinstance(event, Retrying):
                     yield event
                 elif isinstance(event, Finish):
-                    finish_reason = event.reason
+                    state.finish_reason = event.reason
                 elif isinstance(event, StreamError):
-                    status, error = event.status, event.message
+                    state.status, state.error = event.status, event.message
         except asyncio.CancelledError:
-            status, error = "cancelled", "cancelled; the partial reply was kept"
+            state.status, state.error = "cancelled", "cancelled; the partial reply was kept"
             # the save must complete even if the caller is cancelled again while waiting for it
-            task = asyncio.ensure_future(
-                self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, "cancelled", error,
-                             started, first_token, encoding, inspection.total.tokens)
-            )
+            task = asyncio.ensure_future(self._finish(sid, reply, info, price, encoding, inspection.total.tokens, state))
             self.cancelled_replies[sid] = task
-            try:
-                await asyncio.shield(task)
-            finally:
-                self._streaming.discard(sid)
+            await asyncio.shield(task)
             raise
-        final = await self._finish(sid, reply, parts, info, price, usage, usage_estimated, status, finish_reason, error,
-                                   started, first_token, encoding, inspection.total.tokens)
-        yield ReplyFinished(final, error)
+        final = await self._finish(sid, reply, info, price, encoding, inspection.total.tokens, state)
+        yield ReplyFinished(final, state.error)
 
     async def _finish(
-        self, sid: str, reply: dict, parts: list[str], info: ModelInfo, price: Price | None, usage: Usage | None,
-        usage_estimated: bool, status: str, finish_reason: str, error: str | None, started: float,
-        first_token: float | None, encoding: str, input_estimate: int,
+        self, sid: str, reply: dict, info: ModelInfo, price: Price | None, encoding: str, input_estimate: int,
+        state: _ReplyState,
     ) -> dict:
         store = self.services.store
-        content = "".join(parts)
-        duration = time.monotonic() - started
+        content = "".join(state.parts)
         tmp = {"content": content}
         output_tokens = message_tokens(tmp, encoding) - MESSAGE_OVERHEAD
+        usage, usage_estimated = state.usage, state.usage_estimated
         if usage is None and content:
             # cancelled or cut off before the provider reported usage: it still billed what it generated, so
             # record our local estimate (flagged as such) rather than nothing
@@ -253,14 +251,14 @@ class ChatService:
         cost = reply_cost(price, usage) if usage is not None else None
         fields = {
             "content": content,
-            "status": status,
-            "finish_reason": finish_reason if status == "complete" else status,
-            "error": error,
+            "status": state.status,
+            "finish_reason": state.finish_reason if state.status == "complete" else state.status,
+            "error": state.error,
             "usage": usage.as_dict() if usage else None,
             "usage_estimated": usage_estimated,
             "cost": cost,
-            "ttft": (first_token - started) if first_token is not None else None,
-            "duration": duration,
+            "ttft": (state.first_token - state.started) if state.first_token is not None else None,
+            "duration": time.monotonic() - state.started,
             "tokens": tmp["tokens"],
         }
         final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
