@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     ag.add_argument("-c", "--continue", dest="ask_cont", action="store_true", help="continue the latest session")
     a.add_argument("--system", help="system prompt for this session")
     a.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
+    a.add_argument("--show-reasoning", action="store_true",
+                   help="stream the model's reasoning (thinking) to stderr as it arrives")
 
     m = sub.add_parser("models", help="list the models in the catalog", description="List chat models: "
                        "litellm's catalog, local Ollama models and configured endpoints.")

@@ -41,8 +41,37 @@ def _read_prompt(arg: str | None) -> str:
     return arg
 
 
+def _ask_json(session_id: str, reply: dict) -> dict:
+    """The ``ask --json`` contract: one object describing the reply and how it ended."""
+    from .formatting import usage_estimated
+
+    usage = reply.get("usage") or {}
+    status = reply.get("status")
+    return {
+        "session_id": session_id,
+        "message_id": reply["id"],
+        "model": reply.get("model"),
+        "text": reply.get("content", ""),
+        "reasoning": reply.get("reasoning") or None,
+        "finish": (reply.get("finish_reason") or "stop") if status == "complete" else status,
+        "tool_calls": reply.get("tool_calls") or [],
+        "usage": {
+            "input_tokens": usage.get("input_tokens", 0),
+            "output_tokens": usage.get("output_tokens", 0),
+            "reasoning_tokens": usage.get("reasoning_tokens", 0),
+            "cache_read_tokens": usage.get("cache_read_tokens", 0),
+            "cache_write_tokens": usage.get("cache_write_tokens", 0),
+            "source": ("estimated" if usage_estimated(reply) else "provider") if usage else None,
+        },
+        "cost": reply.get("cost"),
+        "cost_source": reply.get("cost_source"),
+        "error": reply.get("error"),
+    }
+
+
 def cmd_ask(args) -> int:
-    from .providers.events import Retrying, TextDelta
+    from .formatting import outcome_notice
+    from .providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
     from .services.chat import ChatService, ReplyFinished, ReplyStarted
 
     prompt = _read_prompt(args.prompt)
@@ -54,18 +83,23 @@ def cmd_ask(args) -> int:
             raise CliError("no session to continue yet; ask without -c to start one")
         session_id = latest["id"]
     chat = ChatService(services)
-    state: dict = {"session": None, "reply": None, "text": []}
+    state: dict = {"session": None, "reply": None, "text": [], "reasoning_shown": False}
     out = sys.stdout
 
     async def run() -> None:
         async for event in chat.send(prompt, session_id=session_id, model_id=args.ask_model, system_prompt=args.system):
             if isinstance(event, ReplyStarted):
                 state["session"], state["reply"] = event.session, event.reply
-            elif isinstance(event, TextDelta):
+            elif isinstance(event, TextDelta | RefusalDelta):
                 state["text"].append(event.text)
                 if not args.json:
                     out.write(event.text)
                     out.flush()
+            elif isinstance(event, ReasoningDelta):
+                if args.show_reasoning and not args.json:
+                    sys.stderr.write(event.text)
+                    sys.stderr.flush()
+                    state["reasoning_shown"] = True
             elif isinstance(event, Retrying):
                 print(f"agentspace-tui: {event.message}", file=sys.stderr)
             elif isinstance(event, ReplyFinished):
@@ -87,26 +121,13 @@ def cmd_ask(args) -> int:
     status = reply.get("status")
     session_usage = services.store.usage(state["session"]["id"])
     if args.json:
-        usage = reply.get("usage") or {}
-        _print_json({
-            "session_id": state["session"]["id"],
-            "message_id": reply["id"],
-            "model": reply.get("model"),
-            "text": reply.get("content", ""),
-            "finish": reply.get("finish_reason") if status == "complete" else status,
-            "usage": {
-                "input_tokens": usage.get("input_tokens", 0),
-                "output_tokens": usage.get("output_tokens", 0),
-                "cache_read_tokens": usage.get("cache_read_tokens", 0),
-                "cache_write_tokens": usage.get("cache_write_tokens", 0),
-            },
-            "cost": reply.get("cost"),
-            "error": reply.get("error"),
-        })
+        _print_json(_ask_json(state["session"]["id"], reply))
     else:
         if reply.get("content") and not reply["content"].endswith("\n"):
             out.write("\n")
             out.flush()
+        if state["reasoning_shown"]:
+            sys.stderr.write("\n")
         total = session_usage["total"]
         unknown = " (+ unknown)" if total.get("unknown_cost") else ""
         print(
@@ -115,6 +136,9 @@ def cmd_ask(args) -> int:
         )
         if reply.get("error"):
             print(f"agentspace-tui: {reply['error']}", file=sys.stderr)
+    notice = outcome_notice(reply)
+    if notice:  # truncated, refused, filtered or a tool call: the reply is not what was asked for
+        print(f"agentspace-tui: {notice}", file=sys.stderr)
     if interrupted or status == "cancelled":
         return EXIT_INTERRUPTED
     if status in ("error", "interrupted"):

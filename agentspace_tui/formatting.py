@@ -6,7 +6,10 @@ import time
 
 from .pricing import format_cost
 
-__all__ = ["format_cost", "format_tokens", "format_window", "format_time", "table", "reply_summary", "format_bytes"]
+__all__ = [
+    "format_cost", "format_tokens", "format_window", "format_time", "table", "reply_summary", "format_bytes",
+    "usage_estimated", "reply_outcome", "outcome_notice", "tool_call_lines",
+]
 
 
 def format_tokens(n: int | None) -> str:
@@ -53,16 +56,69 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
 
 
+def usage_estimated(reply: dict) -> bool:
+    """The reply's token counts are our local estimate, not the provider's (older replies: usage_estimated)."""
+    source = reply.get("usage_source")
+    return source == "estimated" if source else bool(reply.get("usage_estimated"))
+
+
+# how a complete reply ended, when that is not a plain "stop": (short label, what it means for the user)
+OUTCOMES = {
+    "length": ("truncated", "the reply hit the max output tokens and was cut short"),
+    "refusal": ("refused", "the model refused to answer"),
+    "content_filter": ("filtered", "the provider's content filter stopped the reply"),
+    "tool_calls": ("tool call", "the model asked to call a tool; tools are not enabled in agentspace-tui yet"),
+}
+
+
+def reply_outcome(reply: dict) -> tuple[str, str] | None:
+    """(label, explanation) for a complete reply that ended other than normally; None for a normal one."""
+    if reply.get("status") not in (None, "complete"):
+        return None
+    return OUTCOMES.get(reply.get("finish_reason") or "stop")
+
+
+def tool_call_lines(reply: dict) -> list[str]:
+    """``name(arguments)`` for each tool call the model asked for."""
+    return [f"{c.get('name') or '?'}({c.get('arguments') or ''})" for c in reply.get("tool_calls") or []]
+
+
+def outcome_notice(reply: dict) -> str | None:
+    """One line saying how the reply ended, for stderr and exports; None for a normal, complete reply."""
+    outcome = reply_outcome(reply)
+    if outcome is None:
+        return None
+    label, text = outcome
+    calls = tool_call_lines(reply)
+    if calls:
+        text = f"the model asked to call {', '.join(calls)}; tools are not enabled in agentspace-tui yet"
+    return f"{label}: {text}"
+
+
 def reply_summary(reply: dict) -> str:
-    """'openai:gpt-4o-mini · 120 in / 45 out · $0.0001 · 0.42 s to first token · 85 tok/s'."""
+    """'openai:gpt-4o-mini · 120 in / 45 out · $0.0001 · 0.42 s to first token · 85 tok/s'.
+
+    Estimated token counts and the costs computed from them carry "est."; a cost the provider billed in the
+    stream says so."""
     parts = [reply.get("model") or "?"]
     usage = reply.get("usage") or {}
+    estimated = usage_estimated(reply)
     if usage:
         tok = f"{format_tokens(usage.get('input_tokens'))} in / {format_tokens(usage.get('output_tokens'))} out"
+        if usage.get("reasoning_tokens"):
+            tok += f" ({format_tokens(usage['reasoning_tokens'])} reasoning)"
         if usage.get("cache_read_tokens"):
             tok += f" ({format_tokens(usage['cache_read_tokens'])} cached)"
-        parts.append(tok + (" (est.)" if reply.get("usage_estimated") else ""))
-    parts.append(format_cost(reply.get("cost")) if usage else "cost unknown (no usage reported)")
+        parts.append(tok + (" (est.)" if estimated else ""))
+    if usage or reply.get("cost") is not None:
+        cost = format_cost(reply.get("cost"))
+        if reply.get("cost") is not None and estimated:
+            cost += " (est.)"
+        elif reply.get("cost_source") == "provider":
+            cost += " (billed)"
+        parts.append(cost)
+    else:
+        parts.append("cost unknown (no usage reported)")
     if reply.get("ttft") is not None:
         parts.append(f"{reply['ttft']:.2f} s to first token")
     duration, ttft = reply.get("duration"), reply.get("ttft")
@@ -71,4 +127,7 @@ def reply_summary(reply: dict) -> str:
     status = reply.get("status")
     if status and status not in ("complete", "streaming"):
         parts.append(status)
+    outcome = reply_outcome(reply)
+    if outcome is not None:
+        parts.append(outcome[0])
     return " · ".join(parts)

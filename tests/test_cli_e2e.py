@@ -67,10 +67,13 @@ def test_ask_json_shape(home, llm, capsys):
     llm.script(Reply(text="four", input_tokens=12, output_tokens=1))
     code, data, _ = ask_json(capsys, "-m", "gpt-4o-mini", "2+2?")
     assert code == 0
-    assert set(data) == {"session_id", "message_id", "model", "text", "finish", "usage", "cost", "error"}
+    assert set(data) == {"session_id", "message_id", "model", "text", "reasoning", "finish", "tool_calls", "usage",
+                         "cost", "cost_source", "error"}
     assert data["text"] == "four" and data["finish"] == "stop" and data["error"] is None
-    assert data["usage"] == {"input_tokens": 12, "output_tokens": 1, "cache_read_tokens": 0, "cache_write_tokens": 0}
-    assert data["cost"] == pytest.approx((12 * 0.15 + 1 * 0.6) / 1e6)
+    assert data["reasoning"] is None and data["tool_calls"] == []
+    assert data["usage"] == {"input_tokens": 12, "output_tokens": 1, "reasoning_tokens": 0, "cache_read_tokens": 0,
+                             "cache_write_tokens": 0, "source": "provider"}
+    assert data["cost"] == pytest.approx((12 * 0.15 + 1 * 0.6) / 1e6) and data["cost_source"] == "catalog"
 
 
 def test_switch_provider_mid_session_carries_history(home, llm, capsys):
@@ -132,8 +135,9 @@ def test_unknown_price_is_not_zero(home, llm, capsys):
         (Reply(kind="status", status=400, error_type="context_length_exceeded"), 4, "error", "context window"),
         (Reply(kind="cutoff", cut_after=2, text="one two three four five six seven eight nine"), 4, "interrupted",
          "before the reply was complete"),
+        # an error the provider states inside the stream ends the reply as "error"; the partial text is kept
         (Reply(kind="error_event", cut_after=2, text="one two three four five six seven eight nine"), 4,
-         "interrupted", "partial reply was kept"),
+         "error", "partial reply was kept"),
     ],
 )
 @pytest.mark.parametrize("model", ["openai:gpt-4o-mini", "anthropic:claude-sonnet-4-5"])
@@ -148,7 +152,7 @@ def test_error_paths(home, llm, capsys, monkeypatch, model, reply, code, status,
     assert text_in_error in data["error"]
     assert "\n" not in data["error"] and "Traceback" not in err
     assert OPENAI_KEY not in data["error"] and ANTHROPIC_KEY not in data["error"]
-    if status == "interrupted":
+    if reply.kind in ("cutoff", "error_event"):
         assert data["text"] and data["text"] == "".join(reply.chunk_list()[: reply.cut_after])
 
 

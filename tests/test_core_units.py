@@ -78,7 +78,7 @@ def test_configured_endpoint():
 
 def test_prices_override_local_unknown():
     p = resolve_price("openai:gpt-4o-mini", local=False, catalog_input=0.15, catalog_output=0.6)
-    assert p.source == "litellm"
+    assert p.source == "catalog"
     o = resolve_price("openai:gpt-4o-mini", local=False, catalog_input=0.15, catalog_output=0.6,
                       overrides={"openai:gpt-4o-mini": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}})
     assert o.source == "override" and o.input_per_mtok == 1.0

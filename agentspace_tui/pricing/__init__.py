@@ -13,13 +13,13 @@ MTOK = 1_000_000
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens, with where it came from: "override", "litellm" or "local"."""
+    """USD per million tokens, with where it came from: "override", "catalog" (litellm's price map) or "local"."""
 
     input_per_mtok: float
     output_per_mtok: float
     cache_read_per_mtok: float | None = None
     cache_write_per_mtok: float | None = None
-    source: str = "litellm"
+    source: str = "catalog"
 
     def snapshot(self) -> dict:
         """What a reply stores, so later price changes never rewrite history."""
@@ -65,7 +65,7 @@ def resolve_price(
         return Price(0.0, 0.0, 0.0, 0.0, "local")
     if catalog_input is None or catalog_output is None:
         return None
-    return Price(catalog_input, catalog_output, catalog_cache_read, catalog_cache_write, "litellm")
+    return Price(catalog_input, catalog_output, catalog_cache_read, catalog_cache_write, "catalog")
 
 
 def input_cost(price: Price | None, tokens: int) -> float | None:
@@ -90,6 +90,18 @@ def reply_cost(price: Price | None, usage: Usage) -> float | None:
         + usage.output_tokens * price.output_per_mtok
     )
     return total / MTOK
+
+
+def reply_cost_with_source(
+    price: Price | None, usage: Usage | None, provider_cost: float | None = None
+) -> tuple[float | None, str | None]:
+    """A reply's cost and where it came from: the bill the provider reported in the stream beats our price
+    arithmetic ("provider"); else the price's source ("override", "catalog", "local"); (None, None) unknown."""
+    if provider_cost is not None:
+        return provider_cost, "provider"
+    if usage is None or price is None:
+        return None, None
+    return reply_cost(price, usage), price.source
 
 
 def format_cost(cost: float | None, *, unknown: str = "unknown") -> str:

@@ -38,6 +38,8 @@ def _first_line(exc: BaseException) -> str:
     """The provider's own words, without litellm's chain of class-name prefixes."""
     text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
     text = text.split(" Original exception:")[0].strip()
+    text = re.sub(r"\s*(Received Model Group|Available Model Group|LiteLLM Retried).*$", "", text)
+    text = re.sub(r"\.?\s*Handle with `litellm\.\w+`\.?", "", text)
     embedded = re.search(r'"message"\s*:\s*"([^"]+)"', text)  # a JSON error body quoted inside the message
     if embedded:
         return embedded.group(1)[:200]
@@ -50,18 +52,57 @@ def _first_line(exc: BaseException) -> str:
     return text[:200]
 
 
-def map_midstream(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, ...] = ()) -> StreamError:
-    """A failure after text arrived: the reply is kept as interrupted."""
-    detail = redact(_first_line(exc), secrets)
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it (litellm wraps httpx/SDK errors, sometimes several times)."""
+    out: list[BaseException] = []
+    while exc is not None and exc not in out and len(out) < 8:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return out
+
+
+def _connection_problem(exc: BaseException) -> str | None:
+    """What kind of connection failure this is: "dns", "refused", "tls", or None."""
+    text = " ".join(f"{type(e).__name__}: {e}" for e in _chain(exc))
+    if re.search(r"SSL|TLS|CERTIFICATE_VERIFY|certificate verify|wrong version number", text):
+        return "tls"
+    if re.search(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name "
+                 r"resolution|No address associated|name resolution|Errno -[235]\b", text, re.I):
+        return "dns"
+    if re.search(r"Connection refused|Errno 111|ECONNREFUSED|Connect call failed", text, re.I):
+        return "refused"
+    return None
+
+
+def _is_overloaded(exc: BaseException, detail: str, wire_error: dict | None = None) -> bool:
+    if wire_error and re.search(r"overload", str(wire_error.get("type", "")) + str(wire_error.get("message", "")), re.I):
+        return True
+    return getattr(exc, "status_code", None) == 529 or bool(re.search(r"overloaded", detail, re.I))
+
+
+def map_midstream(
+    exc: BaseException,
+    ctx: ProviderContext,
+    secrets: tuple[str, ...] = (),
+    wire_error: dict | None = None,
+    *,
+    interrupted: bool = True,
+) -> StreamError:
+    """A failure after output arrived (or an error the provider sent inside the stream)."""
+    message = wire_error.get("message") if isinstance(wire_error, dict) else None
+    detail = redact(str(message)[:200] if message else _first_line(exc), secrets)
+    kept = "the partial reply was kept, retry to get a full answer" if interrupted else "retry later"
+    # an error the provider stated ends the reply as "error"; a stream that just broke off is "interrupted"
+    status = "interrupted" if interrupted and wire_error is None else "error"
+    if _is_overloaded(exc, detail, wire_error):
+        return StreamError("overloaded", f"{ctx.label} is overloaded and broke off the reply; {kept}", status)
     if "timeout" in detail.lower() or "Timeout" in _names(exc):
-        what = "stopped sending (timeout)"
-    elif re.search(r"overloaded", detail, re.I):
-        what = "is overloaded and broke off the reply"
-    else:
-        what = f"broke off the reply ({detail})"
-    return StreamError(
-        "interrupted", f"{ctx.label} {what}; the partial reply was kept, retry to get a full answer", "interrupted"
-    )
+        return StreamError("interrupted", f"{ctx.label} stopped sending (timeout); {kept}", status)
+    if wire_error is not None:
+        code = wire_error.get("code") or wire_error.get("type")
+        what = f" ({code})" if code else ""
+        return StreamError("server", f"{ctx.label} sent an error in the stream{what}: {detail}; {kept}", status)
+    return StreamError("interrupted", f"{ctx.label} broke off the reply ({detail}); {kept}", status)
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -114,10 +155,23 @@ def map_exception(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, 
         return StreamError("timeout", f"{label} did not answer in time{where}; retry, or raise request_timeout in config.toml")
     if "NotFoundError" in names or status == 404:
         return StreamError("not_found", f"{label}: model or endpoint not found (404): {detail}; check the model id with `agentspace-tui models`")
+    problem = _connection_problem(exc)
+    if problem == "tls":
+        return StreamError("tls", f"{label}: the secure connection{where} failed (TLS certificate or protocol); "
+                           "check the base URL (http vs https) and the certificate")
+    if problem == "dns":
+        return StreamError("unreachable", f"cannot reach {label}{where}: host not found; check the base URL and "
+                           "your network")
+    if problem == "refused":
+        return StreamError("unreachable", f"cannot reach {label}{where}: connection refused; is the server "
+                           "running on that port?")
     if "APIConnectionError" in names or "ConnectError" in names or "ConnectionError" in names:
         if "peer closed" in detail.lower() or "incomplete" in detail.lower():
             return StreamError("interrupted", f"{label} closed the connection mid-reply; the partial reply was kept, retry to continue", "interrupted")
         return StreamError("unreachable", f"cannot reach {label}{where}; check the network or the base URL")
+    if _is_overloaded(exc, detail):
+        return StreamError("overloaded", f"{label} is overloaded ({status or 529}); retry in a minute or switch "
+                           "to another model")
     if "ServiceUnavailableError" in names or "InternalServerError" in names or (status and int(status) >= 500):
         return StreamError("server", f"{label} server error ({status or 'unavailable'}): {detail}; retry later")
     if "BadRequestError" in names or status == 400:
@@ -130,6 +184,8 @@ def is_retryable(exc: BaseException) -> bool:
     if "ContextWindowExceededError" in names or "AuthenticationError" in names:
         return False
     status = getattr(exc, "status_code", None)
+    if _connection_problem(exc) is not None:
+        return False
     return bool(
         names & {"RateLimitError", "InternalServerError", "ServiceUnavailableError"}
         or (isinstance(status, int) and (status == 429 or status >= 500))

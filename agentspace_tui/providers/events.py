@@ -1,4 +1,8 @@
-"""Typed events of a streaming reply. Plain dataclasses: the UI and CLI consume them without litellm."""
+"""Typed events of a streaming reply. Plain dataclasses: the UI and CLI consume them without litellm.
+
+A stream yields any number of TextDelta / ReasoningDelta / RefusalDelta / Retrying events, at most one
+UsageReport, any ToolCallRequest events, and ends with exactly one Finish or one StreamError.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,49 @@ from dataclasses import dataclass
 
 from ..pricing import Usage
 
+# why a reply ended, as the provider said it (normalised across providers)
+FINISH_REASONS = ("stop", "length", "refusal", "content_filter", "tool_calls")
+
 
 @dataclass(frozen=True)
 class TextDelta:
+    """Answer text."""
+
     text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """The model's reasoning ("thinking") text: shown apart from the answer, never sent back as answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RefusalDelta:
+    """Text of a refusal the provider marks as such (OpenAI ``delta.refusal``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """The model asked to call a tool. ``arguments`` is the raw JSON text the model produced."""
+
+    id: str | None
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class UsageReport:
     usage: Usage
-    estimated: bool = False  # litellm computed it locally (e.g. a stream cut off before the provider's usage)
+    source: str = "provider"  # "provider": the provider's own counts; "estimated": counted locally
+    cost: float | None = None  # the bill the provider itself reported in the stream (USD), if any
+
+    @property
+    def estimated(self) -> bool:
+        return self.source != "provider"
 
 
 @dataclass(frozen=True)
@@ -27,16 +64,16 @@ class Retrying:
 
 @dataclass(frozen=True)
 class Finish:
-    reason: str  # "stop" | "length" | "content_filter" | "tool_calls"
+    reason: str  # one of FINISH_REASONS
 
 
 @dataclass(frozen=True)
 class StreamError:
     """The stream ended badly. ``status`` is what the reply is saved as: "error" or "interrupted"."""
 
-    kind: str  # missing_key | auth | rate_limit | server | unreachable | timeout | context_window | interrupted | bad_request | not_found | unknown
+    kind: str  # missing_key | auth | rate_limit | overloaded | server | unreachable | tls | timeout | context_window | interrupted | bad_request | not_found | unknown
     message: str  # one line, names the provider and the fix, never a key
     status: str = "error"
 
 
-Event = TextDelta | UsageReport | Retrying | Finish | StreamError
+Event = TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | UsageReport | Retrying | Finish | StreamError

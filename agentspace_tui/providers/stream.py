@@ -18,7 +18,21 @@ from dataclasses import dataclass, field
 
 from ..pricing import Usage
 from .errors import ProviderContext, is_retryable, map_exception, map_midstream, retry_after_seconds
-from .events import Event, Finish, Retrying, StreamError, TextDelta, UsageReport
+from .events import (
+    Event,
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    StreamError,
+    TextDelta,
+    ToolCallRequest,
+    UsageReport,
+)
+from .thinktags import ThinkSplitter
+from .wirefacts import WireFacts, normalise_finish, read_facts
+from .wiretap import Capture
+from .wiretap import install as install_wiretap
 
 MAX_RETRY_WAIT = 60.0  # a retry-after longer than this is reported, not waited for
 YIELD_EVERY = 0.008  # seconds of chunk processing after which the stream lets the event loop run
@@ -48,6 +62,10 @@ def load_litellm():
             litellm.set_verbose = False
             litellm.drop_params = True
             litellm.telemetry = False
+            # litellm's token counter would fetch a Hugging Face tokenizer for model names with "llama" in
+            # them (offline: tens of seconds of retries before the first chunk); tiktoken's estimate will do
+            litellm.disable_hf_tokenizer_download = True
+            install_wiretap()
             for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             _litellm = litellm
@@ -89,51 +107,140 @@ def litellm_loaded() -> bool:
     return _litellm is not None
 
 
+NO_KEY = "no-key"  # stands in where litellm insists on a key for an endpoint that needs none; never sent (openai wire)
+
+
 @dataclass
 class ChatRequest:
     litellm_model: str
     messages: list[dict]
     provider: ProviderContext
-    api_key: str | None = None
+    api_key: str | None = None  # None: this provider needs no key, and must not be sent another provider's
     api_base: str | None = None
     timeout: float = 120.0  # seconds without a byte before giving up
     max_retries: int = 2
+    wire: str = "openai"  # the provider's wire format, see wirefacts.wire_for
     extra: dict = field(default_factory=dict)
 
 
-def _usage_from(obj) -> Usage | None:
-    usage = getattr(obj, "usage", None)
+def _attr(obj, name: str):
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _usage_from(usage) -> Usage | None:
+    """A Usage from litellm's (OpenAI-shaped) usage object; None when it counts nothing."""
     if usage is None:
         return None
 
-    def get(o, name, default=0):
-        if o is None:
-            return default
-        value = o.get(name, default) if isinstance(o, dict) else getattr(o, name, default)
-        return value if value is not None else default
+    def get(o, name) -> int:
+        value = _attr(o, name) if o is not None else None
+        return int(value or 0)
 
-    prompt = int(get(usage, "prompt_tokens"))
-    completion = int(get(usage, "completion_tokens"))
-    details = get(usage, "prompt_tokens_details", None)
-    cache_read = int(get(details, "cached_tokens") or get(usage, "cache_read_input_tokens"))
-    cache_write = int(get(usage, "cache_creation_input_tokens") or get(details, "cache_creation_tokens"))
-    cdetails = get(usage, "completion_tokens_details", None)
-    reasoning = int(get(cdetails, "reasoning_tokens"))
+    prompt, completion = get(usage, "prompt_tokens"), get(usage, "completion_tokens")
     if prompt == 0 and completion == 0:
         return None
-    return Usage(prompt, completion, cache_read, cache_write, reasoning)
+    details = _attr(usage, "prompt_tokens_details")
+    return Usage(
+        prompt,
+        completion,
+        get(details, "cached_tokens") or get(usage, "cache_read_input_tokens"),
+        get(usage, "cache_creation_input_tokens") or get(details, "cache_creation_tokens"),
+        get(_attr(usage, "completion_tokens_details"), "reasoning_tokens"),
+    )
+
+
+def _content_pieces(content) -> list[tuple[str, str]]:
+    """("answer" | "reasoning", text) from a delta's content: a string, or typed parts (Mistral thinking)."""
+    if isinstance(content, str):
+        return [("answer", content)] if content else []
+    out: list[tuple[str, str]] = []
+    for part in content or []:
+        kind = _attr(part, "type")
+        if kind == "text" and _attr(part, "text"):
+            out.append(("answer", str(_attr(part, "text"))))
+        elif kind == "thinking":
+            inner = _attr(part, "thinking")
+            text = inner if isinstance(inner, str) else "".join(str(_attr(p, "text") or "") for p in inner or [])
+            if text:
+                out.append(("reasoning", text))
+    return out
+
+
+class _Reply:
+    """Turns litellm's chunks into our events; keeps what is only known at the end (tool calls, usage)."""
+
+    def __init__(self) -> None:
+        self.splitter = ThinkSplitter()
+        self.tools: dict[int, dict] = {}
+        self.got_output = False  # any answer, reasoning or tool call: a retry would stitch two replies
+        self.last_usage = None  # litellm's last usage object (its own count when the provider sent none)
+
+    def events(self, chunk) -> list[Event]:
+        out: list[Event] = []
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.last_usage = usage
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
+            # litellm maps reasoning_content / reasoning / Anthropic thinking / Ollama thinking to reasoning_content
+            reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+            if reasoning:
+                out.append(ReasoningDelta(reasoning))
+            for kind, text in _content_pieces(getattr(delta, "content", None)):
+                if kind == "reasoning":
+                    out.append(ReasoningDelta(text))
+                    continue
+                for piece_kind, piece in self.splitter.feed(text):
+                    out.append(TextDelta(piece) if piece_kind == "answer" else ReasoningDelta(piece))
+            for call in getattr(delta, "tool_calls", None) or []:
+                index = _attr(call, "index") or 0
+                slot = self.tools.setdefault(index, {"id": None, "name": "", "arguments": ""})
+                slot["id"] = slot["id"] or _attr(call, "id")
+                function = _attr(call, "function")
+                if function is not None:
+                    slot["name"] += _attr(function, "name") or ""
+                    slot["arguments"] += _attr(function, "arguments") or ""
+        if out or self.tools:
+            self.got_output = True
+        return out
+
+    def flush(self) -> list[Event]:
+        return [TextDelta(t) if k == "answer" else ReasoningDelta(t) for k, t in self.splitter.flush()]
+
+    def tool_calls(self) -> list[ToolCallRequest]:
+        return [ToolCallRequest(t["id"], t["name"] or "?", t["arguments"]) for _, t in sorted(self.tools.items())]
+
+
+def _provider_finish(response) -> str | None:
+    """The finish litellm saw from the provider itself; its synthetic "stop" for a cut-off stream is not one.
+    Gemini's lands in intermittent_finish_reason (received_finish_reason stays None)."""
+    return getattr(response, "received_finish_reason", None) or getattr(response, "intermittent_finish_reason", None)
+
+
+def _usage_report(facts: WireFacts, reply: _Reply) -> UsageReport | None:
+    """The provider's own counts when its bytes carried them; otherwise litellm's local count, flagged."""
+    if facts.usage is not None:
+        return UsageReport(facts.usage, "provider", facts.cost)
+    estimate = _usage_from(reply.last_usage)
+    return UsageReport(estimate, "estimated") if estimate is not None else None
 
 
 async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
-    """Yield TextDelta/UsageReport/Retrying events, ending with one Finish or one StreamError.
+    """Yield text, reasoning and refusal deltas, tool-call requests, usage and retry notices, ending with one
+    Finish or one StreamError.
 
-    Retries (rate limits, 5xx) happen only before the first text arrives: a reply is never stitched from
-    two attempts. Cancellation propagates (the caller saves the partial reply).
+    A reply is complete only when the provider said so (a finish reason in its own bytes, or one litellm read
+    from them); a stream that just stops is "interrupted" whatever litellm fills in. Retries (rate limits,
+    overload, 5xx) happen only before any output arrives: a reply is never stitched from two attempts.
+    Cancellation propagates (the caller saves the partial reply).
     """
     if not litellm_loaded():
         await asyncio.to_thread(load_litellm)
     litellm = load_litellm()
     secrets = tuple(s for s in (request.api_key,) if s)
+    label = request.provider.label
     kwargs = dict(
         model=request.litellm_model,
         messages=request.messages,
@@ -141,20 +248,30 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
         stream_options={"include_usage": True},
         timeout=request.timeout,
         num_retries=0,
+        max_retries=0,  # the OpenAI SDK's own retries would multiply the timeout; ours are below
         **request.extra,
     )
     if request.api_key:
         kwargs["api_key"] = request.api_key
+    elif request.wire in ("openai", "anthropic"):
+        # an endpoint that needs no key: without one litellm would send OPENAI_API_KEY / ANTHROPIC_API_KEY,
+        # i.e. another provider's key, to it. The OpenAI SDK then leaves the Authorization header out.
+        kwargs["api_key"] = NO_KEY
+        if request.wire == "openai":
+            import openai
+
+            kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), "Authorization": openai.Omit()}
     if request.api_base:
         kwargs["api_base"] = request.api_base
 
     attempt = 0
     while True:
-        got_text = False
+        reply = _Reply()
+        capture = Capture()
+        token = capture.activate()
+        response = None
         try:
             response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=request.timeout)
-            finish: str | None = None
-            usage: Usage | None = None
             iterator = response.__aiter__()
             slice_started = time.perf_counter()
             while True:
@@ -167,46 +284,53 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
                 if time.perf_counter() - slice_started > YIELD_EVERY:
                     await asyncio.sleep(0)
                     slice_started = time.perf_counter()
-                got_usage = _usage_from(chunk)
-                if got_usage is not None:
-                    usage = got_usage
-                for choice in getattr(chunk, "choices", None) or []:
-                    delta = getattr(choice, "delta", None)
-                    text = getattr(delta, "content", None) if delta is not None else None
-                    if text:
-                        got_text = True
-                        yield TextDelta(text)
-                    if getattr(choice, "finish_reason", None):
-                        finish = choice.finish_reason
-            # litellm yields a synthetic "stop" when the server just closes the stream; the provider's own
-            # end marker is what sets received_finish_reason.
-            received = getattr(response, "received_finish_reason", "unknown")
-            cut_off = received is None
+                for event in reply.events(chunk):
+                    yield event
+            for event in reply.flush():
+                yield event
+            facts = read_facts(request.wire, capture.body)
+            if facts.refusal:
+                yield RefusalDelta(facts.refusal)
+            for call in reply.tool_calls():
+                yield call
+            usage = _usage_report(facts, reply)
             if usage is not None:
-                yield UsageReport(usage, estimated=cut_off)
-            if cut_off:
+                yield usage
+            finish = facts.finish or normalise_finish(_provider_finish(response))
+            if finish == "content_filter" and request.wire == "anthropic":
+                finish = "refusal"  # litellm's name for Anthropic's stop_reason "refusal"
+            if finish is None:
                 yield StreamError(
                     "interrupted",
-                    f"{request.provider.label} stream ended before the reply was complete; the partial reply was kept, "
+                    f"{label} stream ended before the reply was complete; the partial reply was kept, "
                     "retry to get a full answer",
                     "interrupted",
                 )
             else:
-                yield Finish(finish or "stop")
+                yield Finish(finish)
             return
         except asyncio.CancelledError:
             raise
         except TimeoutError:
+            got = reply.got_output
             yield StreamError(
-                "timeout" if not got_text else "interrupted",
-                f"{request.provider.label} sent nothing for {request.timeout:g} s; "
-                + ("the partial reply was kept, retry to continue" if got_text else "retry, or raise request_timeout in config.toml"),
-                "interrupted" if got_text else "error",
+                "interrupted" if got else "timeout",
+                f"{label} sent nothing for {request.timeout:g} s; "
+                + ("the partial reply was kept, retry to continue" if got else "retry, or raise request_timeout in config.toml"),
+                "interrupted" if got else "error",
             )
             return
         except Exception as exc:  # every provider failure becomes one event, never a traceback
-            if got_text:
-                yield map_midstream(exc, request.provider, secrets)
+            facts = read_facts(request.wire, capture.body)
+            if capture.status != 200:  # an HTTP error's JSON body is not an error inside a stream
+                facts.error = None
+            if reply.got_output or facts.error is not None:
+                for event in reply.flush():
+                    yield event
+                usage = UsageReport(facts.usage, "provider", facts.cost) if facts.usage is not None else None
+                if usage is not None:  # the provider billed the attempt (OpenRouter's error chunk says how much)
+                    yield usage
+                yield map_midstream(exc, request.provider, secrets, facts.error, interrupted=reply.got_output)
                 return
             error = map_exception(exc, request.provider, secrets)
             if is_retryable(exc) and attempt < request.max_retries:
@@ -220,6 +344,8 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
                     continue
             yield error
             return
+        finally:
+            Capture.deactivate(token)
 
 
 # -- the warm-up loop ---------------------------------------------------------------------------------

@@ -18,10 +18,20 @@ from dataclasses import dataclass, field
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
 from ..context import ContextInspector, Inspection, message_tokens
-from ..pricing import Price, Usage, reply_cost
+from ..pricing import Price, Usage, reply_cost_with_source
 from ..providers.errors import ProviderContext
-from ..providers.events import Finish, Retrying, StreamError, TextDelta, UsageReport
+from ..providers.events import (
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    StreamError,
+    TextDelta,
+    ToolCallRequest,
+    UsageReport,
+)
 from ..providers.stream import ChatRequest, stream_chat
+from ..providers.wirefacts import wire_for
 from ..tokens import MESSAGE_OVERHEAD, encoding_for
 from .core import Services, is_stale_stream
 
@@ -48,7 +58,7 @@ class ReplyFinished:
     error: str | None  # one-line message for error/interrupted/cancelled replies
 
 
-ChatEvent = ReplyStarted | TextDelta | Retrying | ReplyFinished
+ChatEvent = ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ReplyFinished
 
 
 @dataclass
@@ -57,10 +67,14 @@ class _ReplyState:
 
     started: float
     parts: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    refusal: str = ""
+    tool_calls: list[dict] = field(default_factory=list)
     received: int = 0  # characters so far (checkpoints skip when nothing new arrived)
     first_token: float | None = None
     usage: Usage | None = None
-    usage_estimated: bool = False
+    usage_source: str = "provider"
+    provider_cost: float | None = None
     status: str = "complete"
     finish_reason: str = "stop"
     error: str | None = None
@@ -199,15 +213,21 @@ class ChatService:
             api_base=api_base,
             timeout=services.settings.request_timeout,
             max_retries=services.settings.max_retries,
+            wire=wire_for(spec.litellm_prefix),
         )
         state = _ReplyState(started=time.monotonic())
         last_checkpoint, checkpointed = state.started, 0
         try:
             async for event in stream_chat(request):
-                if isinstance(event, TextDelta):
+                if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
                     if state.first_token is None:
                         state.first_token = time.monotonic()
-                    state.parts.append(event.text)
+                    if isinstance(event, ReasoningDelta):
+                        state.reasoning.append(event.text)
+                    else:  # a refusal is what the model said instead of an answer: it is the reply's text
+                        state.parts.append(event.text)
+                        if isinstance(event, RefusalDelta):
+                            state.refusal += event.text
                     state.received += len(event.text)
                     yield event
                     now_m = time.monotonic()
@@ -215,10 +235,13 @@ class ChatService:
                         last_checkpoint, checkpointed = now_m, state.received
                         await asyncio.to_thread(
                             store.update_message, sid, reply["id"], content="".join(state.parts),
-                            checkpoint_at=time.time(),
+                            reasoning="".join(state.reasoning) or None, checkpoint_at=time.time(),
                         )
+                elif isinstance(event, ToolCallRequest):
+                    state.tool_calls.append({"id": event.id, "name": event.name, "arguments": event.arguments})
+                    yield event
                 elif isinstance(event, UsageReport):
-                    state.usage, state.usage_estimated = event.usage, event.estimated
+                    state.usage, state.usage_source, state.provider_cost = event.usage, event.source, event.cost
                 elif isinstance(event, Retrying):
                     yield event
                 elif isinstance(event, Finish):
@@ -241,22 +264,32 @@ class ChatService:
     ) -> dict:
         store = self.services.store
         content = "".join(state.parts)
+        reasoning = "".join(state.reasoning)
         tmp = {"content": content}
         output_tokens = message_tokens(tmp, encoding) - MESSAGE_OVERHEAD
-        usage, usage_estimated = state.usage, state.usage_estimated
-        if usage is None and content:
+        usage, usage_source = state.usage, state.usage_source
+        if usage is None and (content or reasoning):
             # cancelled or cut off before the provider reported usage: it still billed what it generated, so
             # record our local estimate (flagged as such) rather than nothing
-            usage, usage_estimated = Usage(input_tokens=input_estimate, output_tokens=max(0, output_tokens)), True
-        cost = reply_cost(price, usage) if usage is not None else None
+            thought = message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD if reasoning else 0
+            usage = Usage(
+                input_tokens=input_estimate, output_tokens=max(0, output_tokens) + max(0, thought),
+                reasoning_tokens=max(0, thought),
+            )
+            usage_source = "estimated"
+        cost, cost_source = reply_cost_with_source(price, usage, state.provider_cost)
         fields = {
             "content": content,
+            "reasoning": reasoning or None,
+            "tool_calls": state.tool_calls or None,
             "status": state.status,
             "finish_reason": state.finish_reason if state.status == "complete" else state.status,
             "error": state.error,
             "usage": usage.as_dict() if usage else None,
-            "usage_estimated": usage_estimated,
+            "usage_source": usage_source if usage else None,
+            "usage_estimated": usage_source != "provider" if usage else False,
             "cost": cost,
+            "cost_source": cost_source,
             "ttft": (state.first_token - state.started) if state.first_token is not None else None,
             "duration": time.monotonic() - state.started,
             "tokens": tmp["tokens"],
@@ -266,6 +299,7 @@ class ChatService:
             await asyncio.to_thread(
                 store.record_reply_usage, sid, model=info.id, input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens, cost=cost,
+                cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens, cost=cost,
+                estimated=usage_source != "provider",
             )
         return final

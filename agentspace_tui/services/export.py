@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..formatting import format_time, reply_summary
+from ..formatting import format_time, outcome_notice, reply_summary
 
 
 def to_markdown(session: dict, messages: list[dict]) -> str:
@@ -23,9 +23,16 @@ def to_markdown(session: dict, messages: list[dict]) -> str:
         if msg.get("role") == "user":
             lines += ["## You", "", msg.get("content", ""), ""]
         elif msg.get("role") == "assistant":
-            lines += [f"## Assistant ({msg.get('model') or 'unknown model'})", "", msg.get("content", "")]
+            lines += [f"## Assistant ({msg.get('model') or 'unknown model'})", ""]
+            if msg.get("reasoning"):
+                # collapsed on renderers that know <details>; the blank lines keep its Markdown rendered
+                lines += ["<details><summary>Thinking</summary>", "", msg["reasoning"], "", "</details>", ""]
+            lines.append(msg.get("content", ""))
             if msg.get("error"):
                 lines += ["", f"> {msg.get('status')}: {msg['error']}"]
+            notice = outcome_notice(msg)
+            if notice:
+                lines += ["", f"> {notice}"]
             lines += ["", f"_{reply_summary(msg)}_", ""]
     return "\n".join(lines).rstrip() + "\n"
 

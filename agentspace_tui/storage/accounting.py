@@ -24,17 +24,21 @@ class AccountingMixin(StoreFiles):
         cache_read_tokens: int,
         cache_write_tokens: int,
         cost: float | None,
+        reasoning_tokens: int = 0,
+        estimated: bool = False,
         when: float | None = None,
     ) -> None:
         """Add one request to the session's per-model usage and to the ledger (local day, model).
 
         ``cost=None`` means the price is unknown: counted in ``unknown_cost``, never added as 0.
+        ``estimated``: the token counts are our local estimate, not the provider's (counted apart too).
         """
         tokens = {
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "cache_read_tokens": cache_read_tokens,
             "cache_write_tokens": cache_write_tokens,
+            "reasoning_tokens": reasoning_tokens,
         }
         day = usage_math.local_day(when)
         with self._writing(self._index, self._ledger):
@@ -46,12 +50,12 @@ class AccountingMixin(StoreFiles):
             rows = self._rows(self._ledger, "ledger")
             row_id = next((k for k, r in rows.items() if r.get("day") == day and r.get("model") == model), None)
             if row_id is None:
-                bucket = usage_math.add_request(None, tokens, cost)
+                bucket = usage_math.add_request(None, tokens, cost, estimated)
                 ledger.insert(Document({"day": day, "model": model, **bucket}, next_doc_id(rows)))
             else:
-                ledger.update(usage_math.add_request(rows[row_id], tokens, cost), doc_ids=[int(row_id)])
+                ledger.update(usage_math.add_request(rows[row_id], tokens, cost, estimated), doc_ids=[int(row_id)])
             per_model = clone(record.get("usage") or {})
-            per_model[model] = usage_math.add_request(per_model.get(model), tokens, cost)
+            per_model[model] = usage_math.add_request(per_model.get(model), tokens, cost, estimated)
             session = self._meta_or_record(db, record)
             session["usage"] = per_model
             self._write_session_meta(db, session)

@@ -11,16 +11,22 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-USAGE_KEYS = ("requests", *TOKEN_KEYS, "cost", "unknown_cost")
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+# "estimated": requests whose tokens we counted locally (no provider usage); "estimated_cost": their share of cost
+USAGE_KEYS = ("requests", *TOKEN_KEYS, "cost", "unknown_cost", "estimated", "estimated_cost")
 _NUMBERS = (int, float)
 
 
 def empty() -> dict[str, Any]:
-    return {"requests": 0, **dict.fromkeys(TOKEN_KEYS, 0), "cost": 0.0, "unknown_cost": 0}
+    return {
+        "requests": 0, **dict.fromkeys(TOKEN_KEYS, 0), "cost": 0.0, "unknown_cost": 0, "estimated": 0,
+        "estimated_cost": 0.0,
+    }
 
 
-def add_request(bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cost: float | None) -> dict:
+def add_request(
+    bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cost: float | None, estimated: bool = False
+) -> dict:
     """A new bucket: ``bucket`` plus one request with these token counts and cost (None = unknown price)."""
     out = merge(empty(), bucket or {})
     out["requests"] += 1
@@ -30,6 +36,9 @@ def add_request(bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cos
         out["unknown_cost"] += 1
     else:
         out["cost"] += float(cost)
+    if estimated:
+        out["estimated"] += 1
+        out["estimated_cost"] += float(cost or 0.0)
     return out
 
 

@@ -1,0 +1,246 @@
+"""What a provider's streamed response itself said: its finish reason, usage, bill, refusal and errors.
+
+Pure parsing of the bytes kept by ``wiretap`` (no litellm, no I/O). Four wire formats cover every provider
+we ship: OpenAI-style SSE (OpenAI, Mistral, OpenRouter, Groq, DeepSeek, xAI and every OpenAI-compatible
+server), Anthropic SSE, Gemini SSE and Ollama NDJSON. What is not stated in the bytes stays ``None``: a
+usage the provider did not send is never made up here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..pricing import Usage
+
+XAI_TICKS_PER_USD = 10_000_000_000  # xAI reports cost_in_usd_ticks in units of 1e-10 USD
+
+# provider finish reasons, normalised to ours (stop, length, refusal, content_filter, tool_calls)
+_FINISH = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "eos": "stop", "pause_turn": "stop",
+    "length": "length", "max_tokens": "length", "model_length": "length", "max_output_tokens": "length",
+    "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
+    "refusal": "refusal",
+    "content_filter": "content_filter", "safety": "content_filter", "recitation": "content_filter",
+    "blocklist": "content_filter", "prohibited_content": "content_filter", "spii": "content_filter",
+    "image_safety": "content_filter",
+    "finish_reason_unspecified": "stop", "other": "stop", "malformed_function_call": "stop",
+}
+
+
+def normalise_finish(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    return _FINISH.get(str(reason).lower(), "stop")
+
+
+@dataclass
+class WireFacts:
+    finish: str | None = None  # normalised; None: the provider never said the reply was over
+    raw_finish: str | None = None  # as the provider spelled it
+    usage: Usage | None = None  # the provider's own counts; None when it sent none
+    usage_where: str | None = None  # "usage", "x_groq.usage", "timings", "usageMetadata", ...
+    cost: float | None = None  # the bill the provider reported in the stream (USD)
+    refusal: str = ""  # OpenAI delta.refusal text
+    error: dict[str, Any] | None = None  # an in-stream error object
+    events: int = 0  # JSON payloads parsed
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _payloads(body: bytes) -> Iterator[tuple[str | None, Any]]:
+    """(event name, parsed JSON) for each SSE event or NDJSON line; undecodable lines are skipped."""
+    text = body.decode("utf-8", errors="replace")
+    event: str | None = None
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith(":"):
+            if not line:
+                event = None
+            continue
+        if line.startswith("event:"):
+            event = line[6:].strip()
+            continue
+        if line.startswith("data:"):
+            line = line[5:].strip()
+            if line == "[DONE]":
+                continue
+        elif not line.startswith("{"):
+            continue
+        try:
+            yield event, json.loads(line)
+        except ValueError:
+            continue
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _openai_usage(u: dict) -> tuple[Usage, float | None]:
+    prompt = _int(u.get("prompt_tokens"))
+    completion = _int(u.get("completion_tokens"))
+    total = _int(u.get("total_tokens"))
+    reasoning = _int(_get(u, "completion_tokens_details", "reasoning_tokens"))
+    if total > prompt + completion:
+        # output the provider billed but left out of completion_tokens: Gemini's OpenAI-compatible endpoint
+        # counts thinking only in total_tokens, xAI states it as reasoning_tokens outside completion_tokens
+        reasoning = max(reasoning, total - prompt - completion)
+        completion = total - prompt
+    cache_read = _int(_get(u, "prompt_tokens_details", "cached_tokens")) or _int(u.get("prompt_cache_hit_tokens"))
+    cache_read = cache_read or _int(u.get("cache_read_input_tokens"))
+    cache_write = _int(_get(u, "prompt_tokens_details", "cache_write_tokens")) or _int(
+        u.get("cache_creation_input_tokens")
+    )
+    cost: float | None = None
+    if isinstance(u.get("cost"), int | float) and not isinstance(u.get("cost"), bool):
+        cost = float(u["cost"])
+    elif isinstance(u.get("cost_in_usd_ticks"), int | float):
+        cost = u["cost_in_usd_ticks"] / XAI_TICKS_PER_USD
+    return Usage(prompt, completion, cache_read, cache_write, reasoning), cost
+
+
+def _openai(facts: WireFacts, body: bytes) -> None:
+    for _event, obj in _payloads(body):
+        if not isinstance(obj, dict):
+            continue
+        facts.events += 1
+        if isinstance(obj.get("error"), dict):
+            facts.error = obj["error"]
+        for choice in obj.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta, dict) and isinstance(delta.get("refusal"), str):
+                facts.refusal += delta["refusal"]
+            reason = choice.get("finish_reason")
+            if reason and reason != "error":
+                facts.raw_finish = str(reason)
+        usage = obj.get("usage")
+        if isinstance(usage, dict) and (usage.get("prompt_tokens") is not None or usage.get("completion_tokens") is not None):
+            facts.usage, facts.cost = _openai_usage(usage)
+            facts.usage_where = "usage"
+            continue
+        groq = _get(obj, "x_groq", "usage")
+        if isinstance(groq, dict):
+            facts.usage, _ = _openai_usage(groq)
+            facts.usage_where = "x_groq.usage"
+            continue
+        timings = obj.get("timings")
+        if isinstance(timings, dict) and timings.get("predicted_n") is not None and facts.usage_where != "usage":
+            # llama.cpp server: its own counts; prompt_n excludes the part of the prompt it had cached
+            cached = _int(timings.get("cache_n"))
+            facts.usage = Usage(_int(timings.get("prompt_n")) + cached, _int(timings.get("predicted_n")), cached)
+            facts.usage_where = "timings"
+
+
+def _anthropic(facts: WireFacts, body: bytes) -> None:
+    seen: dict[str, int] = {}
+    for event, obj in _payloads(body):
+        if not isinstance(obj, dict):
+            continue
+        facts.events += 1
+        kind = obj.get("type") or event
+        usage = None
+        if kind == "message_start":
+            usage = _get(obj, "message", "usage")
+        elif kind == "message_delta":
+            usage = obj.get("usage")
+            reason = _get(obj, "delta", "stop_reason")
+            if reason:
+                facts.raw_finish = str(reason)
+        elif kind == "error":
+            facts.error = obj.get("error") if isinstance(obj.get("error"), dict) else {"message": str(obj)}
+        if isinstance(usage, dict):
+            # later reports win field by field (message_delta's final output count over message_start's)
+            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+                if usage.get(key) is not None:
+                    seen[key] = _int(usage[key])
+            thinking = _get(usage, "output_tokens_details", "thinking_tokens")
+            if thinking is not None:
+                seen["thinking"] = _int(thinking)
+    if seen:
+        read, write = seen.get("cache_read_input_tokens", 0), seen.get("cache_creation_input_tokens", 0)
+        facts.usage = Usage(
+            seen.get("input_tokens", 0) + read + write, seen.get("output_tokens", 0), read, write, seen.get("thinking", 0)
+        )
+        facts.usage_where = "usage"
+
+
+def _gemini(facts: WireFacts, body: bytes) -> None:
+    for _event, obj in _payloads(body):
+        items = obj if isinstance(obj, list) else [obj]  # a non-SSE stream is one JSON array
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            facts.events += 1
+            if isinstance(item.get("error"), dict):
+                facts.error = item["error"]
+            for cand in item.get("candidates") or []:
+                if isinstance(cand, dict) and cand.get("finishReason"):
+                    facts.raw_finish = str(cand["finishReason"])
+            block = _get(item, "promptFeedback", "blockReason")
+            if block:
+                facts.raw_finish = "SAFETY"
+            meta = item.get("usageMetadata")
+            if isinstance(meta, dict) and meta:
+                thoughts = _int(meta.get("thoughtsTokenCount"))
+                facts.usage = Usage(
+                    _int(meta.get("promptTokenCount")) + _int(meta.get("toolUsePromptTokenCount")),
+                    _int(meta.get("candidatesTokenCount")) + thoughts,
+                    _int(meta.get("cachedContentTokenCount")),
+                    0,
+                    thoughts,
+                )
+                facts.usage_where = "usageMetadata"
+
+
+def _ollama(facts: WireFacts, body: bytes) -> None:
+    for _event, obj in _payloads(body):
+        if not isinstance(obj, dict):
+            continue
+        facts.events += 1
+        if obj.get("error"):
+            facts.error = {"message": str(obj["error"])}
+        if obj.get("done"):
+            facts.raw_finish = str(obj.get("done_reason") or "stop")
+            if obj.get("prompt_eval_count") is not None or obj.get("eval_count") is not None:
+                facts.usage = Usage(_int(obj.get("prompt_eval_count")), _int(obj.get("eval_count")))
+                facts.usage_where = "eval_count"
+
+
+_PARSERS = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "ollama": _ollama}
+
+
+def wire_for(litellm_prefix: str) -> str:
+    """The wire format litellm speaks for a provider prefix."""
+    if litellm_prefix == "anthropic":
+        return "anthropic"
+    if litellm_prefix in ("gemini", "vertex_ai"):
+        return "gemini"
+    if litellm_prefix in ("ollama", "ollama_chat"):
+        return "ollama"
+    return "openai"
+
+
+def read_facts(wire: str, body: bytes | bytearray) -> WireFacts:
+    facts = WireFacts()
+    parser = _PARSERS.get(wire)
+    if parser is not None and body:
+        parser(facts, bytes(body))
+    facts.finish = normalise_finish(facts.raw_finish)
+    if facts.finish == "stop" and facts.refusal:
+        facts.finish = "refusal"
+    return facts
