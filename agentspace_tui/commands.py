@@ -228,8 +228,8 @@ def cmd_sessions(args) -> int:
 
 # -- usage --------------------------------------------------------------------------------------------
 def _usage_json(raw: dict) -> dict:
-    keys = ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost",
-            "unknown_cost")
+    keys = ("requests", "input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens",
+            "cost", "unknown_cost", "estimated", "estimated_cost")
     return {
         "per_model": {m: {k: v.get(k) for k in keys} for m, v in raw.get("per_model", {}).items()},
         "total": {k: raw.get("total", {}).get(k) for k in keys},
@@ -246,16 +246,25 @@ def cmd_usage(args) -> int:
     if args.json:
         _print_json(data)
         return EXIT_OK
+    def cost_cell(u: dict) -> str:
+        text = format_cost(u["cost"])
+        if u.get("unknown_cost"):
+            text += f" (+{u['unknown_cost']} unknown)"
+        if u.get("estimated"):  # requests whose tokens we counted ourselves: their cost is an estimate too
+            text += f" (incl. {format_cost(u.get('estimated_cost') or 0)} est.)"
+        return text
+
     rows = []
     for model, u in sorted(data["per_model"].items()):
-        cost = format_cost(u["cost"]) + (f" (+{u['unknown_cost']} unknown)" if u.get("unknown_cost") else "")
         rows.append([model, str(u["requests"]), format_tokens(u["input_tokens"]), format_tokens(u["output_tokens"]),
-                     cost])
+                     format_tokens(u.get("reasoning_tokens") or 0), cost_cell(u)])
     t = data["total"]
-    total_cost = format_cost(t["cost"]) + (f" (+{t['unknown_cost']} unknown)" if t.get("unknown_cost") else "")
     rows.append(["total", str(t["requests"] or 0), format_tokens(t["input_tokens"] or 0),
-                 format_tokens(t["output_tokens"] or 0), total_cost])
-    print(table(["model", "requests", "input", "output", "cost"], rows, right={1, 2, 3}))
+                 format_tokens(t["output_tokens"] or 0), format_tokens(t.get("reasoning_tokens") or 0), cost_cell(t)])
+    print(table(["model", "requests", "input", "output", "reasoning", "cost"], rows, right={1, 2, 3, 4}))
+    if t.get("estimated"):
+        print(f"est.: {t['estimated']} of {t['requests']} requests had no usage from the provider; their tokens "
+              "were counted locally")
     return EXIT_OK
 
 

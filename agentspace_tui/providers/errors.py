@@ -62,12 +62,22 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _connection_problem(exc: BaseException) -> str | None:
-    """What kind of connection failure this is: "dns", "refused", "tls", or None."""
-    text = " ".join(f"{type(e).__name__}: {e}" for e in _chain(exc))
-    if re.search(r"SSL|TLS|CERTIFICATE_VERIFY|certificate verify|wrong version number", text):
+    """What kind of connection failure this is: "dns", "refused", "tls", or None (by the types in the chain,
+    then by the words of the OS and TLS libraries)."""
+    chain = _chain(exc)
+    names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    if names & {"SSLError", "SSLCertVerificationError", "ClientConnectorCertificateError", "ClientSSLError"}:
+        return "tls"
+    if names & {"gaierror", "ClientConnectorDNSError"}:
+        return "dns"
+    if "ConnectionRefusedError" in names:
+        return "refused"
+    text = " ".join(str(e) for e in chain)
+    if re.search(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|WRONG_VERSION_NUMBER|wrong version number|"
+                 r"TLS handshake|SSL handshake", text, re.I):
         return "tls"
     if re.search(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name "
-                 r"resolution|No address associated|name resolution|Errno -[235]\b", text, re.I):
+                 r"resolution|No address associated", text, re.I):
         return "dns"
     if re.search(r"Connection refused|Errno 111|ECONNREFUSED|Connect call failed", text, re.I):
         return "refused"
@@ -170,8 +180,7 @@ def map_exception(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, 
             return StreamError("interrupted", f"{label} closed the connection mid-reply; the partial reply was kept, retry to continue", "interrupted")
         return StreamError("unreachable", f"cannot reach {label}{where}; check the network or the base URL")
     if _is_overloaded(exc, detail):
-        return StreamError("overloaded", f"{label} is overloaded ({status or 529}); retry in a minute or switch "
-                           "to another model")
+        return StreamError("overloaded", f"{label} is overloaded; retry in a minute or switch to another model")
     if "ServiceUnavailableError" in names or "InternalServerError" in names or (status and int(status) >= 500):
         return StreamError("server", f"{label} server error ({status or 'unavailable'}): {detail}; retry later")
     if "BadRequestError" in names or status == 400:

@@ -291,7 +291,8 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             facts = read_facts(request.wire, capture.body)
             if facts.refusal:
                 yield RefusalDelta(facts.refusal)
-            for call in reply.tool_calls():
+            calls = reply.tool_calls()
+            for call in calls:
                 yield call
             usage = _usage_report(facts, reply)
             if usage is not None:
@@ -299,6 +300,8 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             finish = facts.finish or normalise_finish(_provider_finish(response))
             if finish == "content_filter" and request.wire == "anthropic":
                 finish = "refusal"  # litellm's name for Anthropic's stop_reason "refusal"
+            if finish == "stop" and calls:
+                finish = "tool_calls"  # Ollama and Gemini say "stop" for a reply that is a tool call
             if finish is None:
                 yield StreamError(
                     "interrupted",

@@ -240,6 +240,9 @@ def read_facts(wire: str, body: bytes | bytearray) -> WireFacts:
     parser = _PARSERS.get(wire)
     if parser is not None and body:
         parser(facts, bytes(body))
+    if facts.usage is not None and facts.usage.input_tokens == 0 and facts.usage.output_tokens == 0:
+        # placeholders (Anthropic-style proxies send zeros when they do not count): no prompt is 0 tokens
+        facts.usage, facts.usage_where = None, None
     facts.finish = normalise_finish(facts.raw_finish)
     if facts.finish == "stop" and facts.refusal:
         facts.finish = "refusal"

@@ -1,0 +1,7 @@
+"""``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S] [--quiet]``: run the fake server."""
+
+from __future__ import annotations
+
+from .server import main
+
+raise SystemExit(main())
