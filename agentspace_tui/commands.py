@@ -179,6 +179,7 @@ def _session_row(s: dict) -> dict:
         "updated_at": s.get("updated_at"),
         "messages": s.get("messages", 0),
         "cost": s.get("cost"),
+        "cost_estimated": bool(s.get("estimated")),  # some of it was counted locally, not reported
     }
 
 
@@ -196,7 +197,7 @@ def cmd_sessions(args) -> int:
         else:
             rows = [
                 [s["id"], (s["title"] or "")[:40], s["model"] or "-", format_time(s["updated_at"]), str(s["messages"]),
-                 format_cost(s["cost"])]
+                 format_cost(s["cost"]) + (" (est.)" if s["cost_estimated"] else "")]
                 for s in sessions
             ]
             print(table(["id", "title", "model", "updated", "msgs", "cost"], rows, right={4, 5}))

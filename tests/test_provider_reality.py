@@ -261,10 +261,15 @@ def test_tls_failure_is_named(home, llm, capsys, monkeypatch):
     assert code == 4 and "TLS" in data["error"]
 
 
-@pytest.mark.parametrize("model", ["gpt-4o-mini", "anthropic:claude-sonnet-4-5"])
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "anthropic:claude-sonnet-4-5", "ollama:llama3.2"])
 def test_headers_then_silence_fails_after_one_timeout(home, llm, capsys, model):
-    write_config(home, "request_timeout = 2\nmax_retries = 0\n")
-    llm.script(Reply(kind="silent", hang_seconds=30))
+    """With retries on (the default), a silent server must still fail after one timeout, not three."""
+    from agentspace_tui.providers.stream import load_litellm
+
+    load_litellm()  # its import is not what is timed
+    write_config(home, "request_timeout = 2\nmax_retries = 2\n")
+    llm.script(Reply(kind="silent", hang_seconds=30), Reply(kind="silent", hang_seconds=30),
+               Reply(kind="silent", hang_seconds=30))
     started = time.monotonic()
     code, data, err = ask_json(capsys, "-m", model, "hi")
     elapsed = time.monotonic() - started

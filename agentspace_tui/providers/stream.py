@@ -336,7 +336,8 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
                 yield map_midstream(exc, request.provider, secrets, facts.error, interrupted=reply.got_output)
                 return
             error = map_exception(exc, request.provider, secrets)
-            if is_retryable(exc) and attempt < request.max_retries:
+            # a timeout already waited the whole request_timeout: retrying would multiply it
+            if error.kind != "timeout" and is_retryable(exc) and attempt < request.max_retries:
                 wait = retry_after_seconds(exc)
                 if wait is None:
                     wait = min(8.0, 0.5 * (2**attempt))

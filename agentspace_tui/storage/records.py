@@ -65,6 +65,7 @@ def public_session(record: Mapping[str, Any], attachments: list | None = None) -
     out["usage"] = summary["per_model"]
     out["cost"] = summary["total"]["cost"]
     out["unknown_cost"] = summary["total"]["unknown_cost"]
+    out["estimated"] = summary["total"]["estimated"]  # replies whose usage we counted ourselves
     out["attachments"] = clone(attachments if attachments is not None else record.get("attachments") or [])
     out.setdefault("messages", 0)
     return out
