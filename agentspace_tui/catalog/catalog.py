@@ -70,8 +70,9 @@ class Catalog:
             spec = self.providers.get(pname)
             if spec is None:
                 continue
-            if spec.litellm_prefix == "ollama_chat" and self._ollama_lookup(name):
-                return self._info(spec, self._ollama_lookup(name).name)
+            found = self._ollama_lookup(name) if spec.litellm_prefix == "ollama_chat" else None
+            if found is not None:
+                return self._info(spec, found.name)
             if name in spec.models or name in self.entries(pname):
                 return self._info(spec, name)
         suggestions = difflib.get_close_matches(name, self.known_names(), n=3, cutoff=0.6)

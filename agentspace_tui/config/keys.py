@@ -58,11 +58,11 @@ def resolve_key(spec: ProviderSpec, *, use_keyring: bool = True) -> ResolvedKey:
             return ResolvedKey(value, f"env:{env}")
     if use_keyring:
         try:
-            value = _keyring().get_password(KEYRING_SERVICE, spec.name)
+            stored: str | None = _keyring().get_password(KEYRING_SERVICE, spec.name)
         except Exception:
-            value = None
-        if value:
-            return ResolvedKey(value, "keyring")
+            stored = None
+        if stored:
+            return ResolvedKey(stored, "keyring")
     if not spec.needs_key:
         return ResolvedKey(None, "not needed")
     return ResolvedKey(None, "none")

@@ -47,7 +47,7 @@ class Store(AccountingMixin):
             session_id = new_id()
             while session_id in taken or (self.data_dir / SESSIONS_DIR / f"{session_id}.json").exists():
                 session_id = new_id()
-            session = {
+            session: dict[str, Any] = {
                 "id": session_id,
                 "title": title,
                 "model": model,
