@@ -1,7 +1,8 @@
 """The fake LLM server driven by the real litellm: a regression test of the pairing.
 
 Each test pins a behaviour of litellm against the server's three wire formats that the app relies on
-(see /work/notes/litellm_behaviour.md). If a litellm upgrade changes one, the failing test says which.
+(what real providers send is pinned by tests/test_corpus.py). If a litellm upgrade changes one, the failing
+test says which.
 """
 
 from __future__ import annotations

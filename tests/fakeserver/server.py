@@ -131,6 +131,24 @@ class FakeLLMServer(LoopbackServer):
             return self.default
 
 
+def _replay(path: str, port: int, *, verbose: bool) -> int:
+    from .replay import ReplayServer
+
+    server = ReplayServer(port, verbose=verbose)
+    recording = server.play(path)
+    server.start()
+    print(f"replaying {recording.id} ({recording.meta.get('provider')}, {recording.wire} wire) on {server.url}",
+          flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.fakeserver", description="A loopback HTTP server that speaks three LLM wire formats."
@@ -141,8 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-delay", type=float, default=0.0, help="seconds before the first chunk")
     parser.add_argument("--text", default=None, help="default reply text")
     parser.add_argument("--chunks-json", default=None, help="default reply: the chunks in this JSON list file")
+    parser.add_argument("--reasoning", default=None, help="default reply: stream this reasoning text first")
+    parser.add_argument("--finish-reason", default="stop", help="default reply's finish: stop or length")
+    parser.add_argument("--replay", default=None, metavar="RECORDING.json",
+                        help="answer every POST with this recorded response instead (tests/corpus/recordings)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
+    if args.replay:
+        return _replay(args.replay, args.port, verbose=not args.quiet)
 
     server = FakeLLMServer(args.port, verbose=not args.quiet)
     default = Reply(delay=args.delay, first_delay=args.first_delay)
@@ -156,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         default.text = "".join(default.chunks)
     elif args.text is not None:
         default.text = args.text
+    default.reasoning = args.reasoning
+    default.finish_reason = args.finish_reason
     server.default = default
     server.start()
     print(f"fake LLM server on {server.url}", flush=True)
