@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ...formatting import format_cost, format_tokens
+from ...formatting import format_cost, format_tokens, usage_estimated
 
 
 def _total(cost: float | None, unknown: int) -> str:
@@ -23,6 +23,8 @@ class CostFooter(Static):
             u = last["usage"]
             text.append(f"{format_tokens(u.get('input_tokens'))} in / {format_tokens(u.get('output_tokens'))} out ")
             text.append(format_cost(last.get("cost")), style="bold")
+            if usage_estimated(last):  # the provider reported no usage: our own count
+                text.append(" est.", style="italic")
         elif last:
             text.append("no usage reported", style="dim")
         else:
@@ -35,5 +37,6 @@ class CostFooter(Static):
                 text.append("$0" if usage is not None else "-", style="bold")
                 continue
             text.append(_total(total.get("cost"), total.get("unknown_cost") or 0), style="bold")
-            text.append(f" ({total.get('requests')} req)", style="dim")
+            estimated = f", {total['estimated']} est." if total.get("estimated") else ""
+            text.append(f" ({total.get('requests')} req{estimated})", style="dim")
         self.update(text)
