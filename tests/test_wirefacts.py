@@ -104,3 +104,23 @@ def split_all(pieces: list[str]) -> tuple[str, str]:
 ])
 def test_think_splitter(pieces, reasoning, answer):
     assert split_all(pieces) == (reasoning, answer)
+
+
+def test_tool_calls_without_an_index_stay_apart():
+    """Mistral streams each tool call whole and without an index; OpenAI streams fragments by index."""
+    from types import SimpleNamespace as NS
+
+    from agentspace_tui.providers.stream import _Reply
+
+    def delta_chunk(calls: list[dict]) -> NS:
+        return NS(usage=None, choices=[NS(delta=NS(reasoning_content=None, reasoning=None, content=None,
+                                                    tool_calls=calls))])
+
+    reply = _Reply()
+    reply.events(delta_chunk([{"id": "a", "function": {"name": "f", "arguments": "{}"}},
+                              {"id": "b", "function": {"name": "g", "arguments": '{"x": 1}'}}]))
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls()] == [("a", "f", "{}"), ("b", "g", '{"x": 1}')]
+    reply = _Reply()
+    reply.events(delta_chunk([{"index": 0, "id": "a", "function": {"name": "f", "arguments": '{"ci'}}]))
+    reply.events(delta_chunk([{"index": 0, "function": {"arguments": 'ty": "Paris"}'}}]))
+    assert [(c.name, c.arguments) for c in reply.tool_calls()] == [("f", '{"city": "Paris"}')]

@@ -195,7 +195,11 @@ class _Reply:
                 for piece_kind, piece in self.splitter.feed(text):
                     out.append(TextDelta(piece) if piece_kind == "answer" else ReasoningDelta(piece))
             for call in getattr(delta, "tool_calls", None) or []:
-                index = _attr(call, "index") or 0
+                index = _attr(call, "index")
+                if index is None:  # Mistral sends each call whole, without an index: a new id is a new call
+                    call_id = _attr(call, "id")
+                    known = [i for i, t in self.tools.items() if t["id"] == call_id]
+                    index = known[0] if known else (len(self.tools) if call_id or not self.tools else max(self.tools))
                 slot = self.tools.setdefault(index, {"id": None, "name": "", "arguments": ""})
                 slot["id"] = slot["id"] or _attr(call, "id")
                 function = _attr(call, "function")
