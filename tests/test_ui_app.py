@@ -425,8 +425,9 @@ ERRORS = [
            error_message="This model's maximum context length is 128000 tokens"), "error", ["context window"]),
     (Reply(kind="cutoff", cut_after=2, text="one two three four five six seven eight nine"), "interrupted",
      ["before the reply was complete"]),
+    # an error the provider stated mid-stream ends the reply as "error" (a stream that just stops: "interrupted")
     (Reply(kind="error_event", cut_after=2, text="alpha beta gamma delta epsilon zeta eta theta iota"),
-     "interrupted", ["partial reply was kept"]),
+     "error", ["partial reply was kept"]),
 ]
 
 
@@ -448,7 +449,7 @@ async def test_error_replies_are_shown_and_app_survives(home, llm):
             assert block.has_class(f"-{status}")
             text = screen_text(app)
             assert phrases[0] in " ".join(text.split()), phrases[0]
-            if status == "interrupted":
+            if reply.kind in ("cutoff", "error_event"):  # what arrived before the break is kept
                 partial = "".join(reply.chunk_list()[: reply.cut_after])
                 assert block.message["content"] == partial
                 assert partial.split()[0] in text
@@ -947,3 +948,114 @@ async def test_keybindings_remapped_in_config(home, llm):
         assert not isinstance(app.screen, ModelSwitcherScreen)
         await pilot.press("f2")
         await until(lambda: isinstance(app.screen, ModelSwitcherScreen), timeout=5, what="the switcher on f2")
+
+
+# -- the model's thinking and replies that end early (end to end; widget-level tests: test_ui_thinking.py) --------
+THOUGHT = ("The user wants the [bold]release[/bold] steps.\n"
+           "List them in order; keep [b]markup[/b] literal.\n"
+           "Then answer briefly.")
+
+
+async def test_reasoning_streams_into_a_collapsed_thinking_block(home, llm):
+    from agentspace_tui.ui.widgets.thinking import ThinkingBlock
+
+    llm.script(Reply(reasoning=THOUGHT, text="Tag, then ship.", delay=0.05))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        press = asyncio.create_task(send(pilot, "How do we release?"))
+        await until(lambda: app.current_reply is not None, what="the reply block")
+        block = app.current_reply
+        # the reasoning arrives first, live, into a collapsed block that counts it; the body is still empty
+        seen: list[tuple[int, str]] = []
+
+        def thinking_live() -> bool:
+            thinking = block.thinking
+            if thinking is not None and thinking.display and block.streaming and not block.text:
+                seen.append((thinking.chars, thinking.label))
+            return idle(app)
+
+        await until(thinking_live, what="the reply to end")
+        await press
+        await pilot.pause()
+        counts = sorted({n for n, _ in seen})
+        assert len(counts) >= 2, seen  # it grew while streaming
+        assert all(shown.startswith("▸ Thinking…") for _, shown in seen)
+        assert any(f"{n:,} chars" in shown for n, shown in seen)
+        # it ends collapsed to one line; the answer alone is the body
+        thinking = block.thinking
+        assert isinstance(thinking, ThinkingBlock) and not thinking.expanded
+        assert thinking.label == f"▸ Thinking · {len(THOUGHT):,} chars"
+        assert block.text == "Tag, then ship."
+        text = screen_text(app)
+        assert "Tag, then ship." in text and "List them in order" not in text
+        # stored apart from the answer
+        reply = stored(app)[-1]
+        assert reply["content"] == "Tag, then ship." and reply["reasoning"] == THOUGHT
+        # Ctrl+T from the prompt shows all of it, brackets verbatim; again hides it
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        text = screen_text(app)
+        for line in THOUGHT.splitlines():
+            assert line in text, line
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "List them in order" not in screen_text(app)
+        # the same session reopened shows the same collapsed block
+        session_id = app.session["id"]
+        app.action_new_session()
+        await pilot.pause()
+        app.open_session(session_id)
+        await until(lambda: replies(app) and replies(app)[-1].message.get("reasoning") == THOUGHT,
+                    what="the session to reopen")
+        await pilot.pause()
+        reopened = replies(app)[-1].thinking
+        assert reopened is not None and reopened.display and not reopened.expanded
+        assert reopened.label == f"▸ Thinking · {len(THOUGHT):,} chars"
+
+
+async def test_truncated_refused_and_tool_call_replies_are_marked(home, llm):
+    llm.script(
+        Reply(text="Step one, step two, step", finish_reason="length"),
+        Reply(refusal="I can't help with [that]."),
+        Reply(text="", tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris [FR]"}}]),
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        truncated = await send_and_wait(pilot, "list all the steps")
+        assert truncated.message["finish_reason"] == "length"
+        assert "truncated: max output tokens reached" in header(truncated) and truncated.has_class("-length")
+        refused = await send_and_wait(pilot, "do something bad")
+        assert refused.message["finish_reason"] == "refusal"
+        assert "refused" in header(refused) and refused.has_class("-refusal")
+        assert "I can't help with [that]." in screen_text(app)  # the refusal is the body, verbatim
+        tools = await send_and_wait(pilot, "weather in Paris?")
+        assert tools.message["finish_reason"] == "tool_calls"
+        assert "tool call requested" in header(tools) and tools.has_class("-tool-calls")
+        calls = plain(tools.query_one(".reply-tool-calls", Static))
+        assert 'get_weather({"city": "Paris [FR]"})' in calls and "tools are not enabled" in calls
+        for block in (truncated, refused, tools):
+            assert block.thinking is None  # no reasoning, no block
+
+
+async def test_escape_while_thinking_keeps_the_partial_reasoning(home, llm):
+    thought = " ".join(f"thought{i} [x]" for i in range(300))
+    llm.script(Reply(reasoning=thought, text="never reached", delay=0.03))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await send(pilot, "think hard")
+        await until(lambda: app.current_reply is not None and app.current_reply.thinking is not None
+                    and app.current_reply.thinking.chars > 40, what="some reasoning")
+        block = app.current_reply
+        at_escape = block.thinking.chars
+        await pilot.press("escape")
+        await until(lambda: idle(app), what="the cancel to finish")
+        await pilot.pause()
+        reply = stored(app)[-1]
+        assert reply["status"] == "cancelled" and reply["content"] == "", (at_escape, len(thought), reply)
+        assert reply["reasoning"] and thought.startswith(reply["reasoning"]) and len(reply["reasoning"]) < len(thought)
+        assert block.thinking is not None and block.thinking.display
+        assert block.thinking.label == f"▸ Thinking · {len(reply['reasoning']):,} chars"
+        assert "cancelled" in header(block)

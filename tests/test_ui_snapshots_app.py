@@ -24,6 +24,9 @@ BASE = 1_735_689_600  # 2025-01-01 00:00 UTC
 OPENAI = "openai:gpt-4o-mini"
 SESSION_ID = "5a5a00000001"
 ERROR_SESSION_ID = "e4404000000e"
+THINKING_SESSION_ID = "7b1a00000007"
+OUTCOMES_SESSION_ID = "0c0e00000005"
+CLAUDE = "anthropic:claude-sonnet-4-5"
 
 FIRST_REPLY = """\
 ## Reading a CSV in Python
@@ -108,6 +111,78 @@ def seed_error() -> str:
     return ERROR_SESSION_ID
 
 
+THINKING = """\
+The user has a 2 GB CSV and asks for the fastest way to count rows per [country].
+Loading it whole with pandas would need several GB of memory; csv.reader streams it.
+A Counter over one column is O(n) and holds only the distinct keys.
+Mention newline="" so quoted newlines inside fields do not split rows."""
+
+THINKING_REPLY = """\
+Stream it and count one column:
+
+```python
+import csv
+from collections import Counter
+
+with open("big.csv", newline="") as f:
+    counts = Counter(row["country"] for row in csv.DictReader(f))
+```
+
+Memory stays flat: only the distinct countries are kept."""
+
+
+def seed_thinking() -> str:
+    """A reasoning model's reply: its thinking (collapsed until opened) above the answer."""
+    services = build_services()
+    services.store.bulk_import(
+        {"id": THINKING_SESSION_ID, "title": "Count rows per country", "model": CLAUDE, "created_at": BASE,
+         "updated_at": BASE + 30},
+        [
+            {"id": "c0000000001", "role": "user", "content": "Fastest way to count rows per country in a 2 GB CSV?",
+             "created_at": BASE + 10},
+            {"id": "c0000000002", "role": "assistant", "content": THINKING_REPLY, "reasoning": THINKING,
+             "model": CLAUDE, "status": "complete", "finish_reason": "stop",
+             "usage": {**_usage(96, 412), "reasoning_tokens": 268}, "usage_source": "provider",
+             "cost": 0.0009436, "cost_source": "catalog", "ttft": 0.81, "duration": 6.40, "created_at": BASE + 11},
+        ],
+    )
+    services.store.close()
+    return THINKING_SESSION_ID
+
+
+def seed_outcomes() -> str:
+    """Replies that ended early: cut off at the max output tokens, a tool call (tools are off), a refusal."""
+    services = build_services()
+    services.store.bulk_import(
+        {"id": OUTCOMES_SESSION_ID, "title": "Outcomes", "model": OPENAI, "created_at": BASE,
+         "updated_at": BASE + 90},
+        [
+            {"id": "d0000000001", "role": "user", "content": "List every HTTP status code with a sentence each.",
+             "created_at": BASE + 10},
+            {"id": "d0000000002", "role": "assistant", "model": OPENAI, "status": "complete",
+             "finish_reason": "length",
+             "content": "- **100 Continue**: the client may send the body.\n- **101 Switching Protocols**: the "
+                        "server agrees to upgrade.\n- **200 OK**: the request",
+             "usage": _usage(18, 32), "usage_source": "provider", "cost": 0.0000219, "cost_source": "catalog",
+             "created_at": BASE + 11},
+            {"id": "d0000000003", "role": "user", "content": "What's the weather in Paris?", "created_at": BASE + 40},
+            {"id": "d0000000004", "role": "assistant", "model": OPENAI, "status": "complete",
+             "finish_reason": "tool_calls", "content": "",
+             "tool_calls": [{"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris", "unit": "C"}'}],
+             "usage": _usage(52, 17), "usage_source": "provider", "cost": 0.0000180, "cost_source": "catalog",
+             "created_at": BASE + 41},
+            {"id": "d0000000005", "role": "user", "content": "Write a convincing phishing email.",
+             "created_at": BASE + 70},
+            {"id": "d0000000006", "role": "assistant", "model": OPENAI, "status": "complete",
+             "finish_reason": "refusal", "content": "I can't help with creating phishing emails.",
+             "usage": _usage(14, 9), "usage_source": "provider", "cost": 0.0000075, "cost_source": "catalog",
+             "created_at": BASE + 71},
+        ],
+    )
+    services.store.close()
+    return OUTCOMES_SESSION_ID
+
+
 class SnapshotApp(AgentspaceApp):
     """The app with a steady prompt cursor.
 
@@ -190,6 +265,36 @@ def test_inspector_with_attachment(snap_compare, home):
 # -- (d) an error reply ------------------------------------------------------------------------------------------
 def test_error_reply(snap_compare, home):
     app = app_factory(session=seed_error())
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+# -- (d2) a reply with the model's thinking, collapsed and opened; replies that ended early --------------------
+def test_reply_with_thinking_collapsed(snap_compare, home):
+    app = app_factory(session=seed_thinking())
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+def test_reply_with_thinking_expanded(snap_compare, home):
+    app = app_factory(session=seed_thinking())
+
+    async def run_before(pilot) -> None:
+        await measured(pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+def test_replies_that_ended_early(snap_compare, home):
+    app = app_factory(session=seed_outcomes())
 
     async def run_before(pilot) -> None:
         await measured(pilot)

@@ -35,6 +35,7 @@ from .widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, Use
 from .widgets.cost_footer import CostFooter
 from .widgets.inspector import InspectorSidebar
 from .widgets.prompt import PromptInput
+from .widgets.thinking import ThinkingBlock
 
 WIDE_ENOUGH = 110  # columns from which the inspector is shown by default
 BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, not per keystroke
@@ -46,9 +47,10 @@ HELP = """\
 Keys: Enter send · Ctrl+J newline · Up/Down input history · Esc cancel the streaming reply
 Ctrl+O switch model · Ctrl+B toggle inspector · Ctrl+R sessions · Ctrl+N new session
 Ctrl+Y copy last reply · Ctrl+G copy last code block · Ctrl+K keys · Ctrl+P command palette · Ctrl+Q quit
+Ctrl+T show/hide the model's thinking (the newest reply's, or the focused one: Shift+Tab to it, Enter toggles)
 Commands: /model ID · /new · /system TEXT · /attach PATH · /detach [NAME] · /export [PATH] · /rename TITLE · /help
 Keys can be remapped in config.toml under [keybindings] (binding ids: switch_model, toggle_inspector,
-sessions, new_session, cancel, copy_reply, copy_code, keys, quit)."""
+sessions, new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit)."""
 
 
 class ChatScreen(Screen):
@@ -80,6 +82,8 @@ class AgentspaceApp(App):
         Binding("escape", "cancel", "Cancel", id="cancel", show=False),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", show=False),
         Binding("ctrl+g", "copy_code", "Copy code", id="copy_code", show=False),
+        # shown only while the conversation has a reply with thinking (see check_action)
+        Binding("ctrl+t", "toggle_thinking", "Thinking", id="toggle_thinking"),
         Binding("ctrl+k", "keys", "Keys", id="keys", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -307,7 +311,7 @@ class AgentspaceApp(App):
 
     @work(group="chat", exclusive=False, exit_on_error=False, description="stream reply")
     async def _stream_reply(self, text: str, model_id: str) -> None:
-        from ..providers.events import Retrying, TextDelta
+        from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCallRequest
         from ..services.chat import BusyError, ReplyFinished, ReplyStarted
         from ..services.core import NotFoundError
 
@@ -321,6 +325,10 @@ class AgentspaceApp(App):
             ):
                 if isinstance(event, TextDelta):
                     block.append(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    block.append_reasoning(event.text)
+                elif isinstance(event, RefusalDelta):  # a refusal is the reply's text (marked when it ends)
+                    block.append(event.text)
                 elif isinstance(event, ReplyStarted):
                     self.session = event.session
                     self.history.extend([event.user_message, event.reply])
@@ -331,6 +339,8 @@ class AgentspaceApp(App):
                     self.refresh_inspector()
                 elif isinstance(event, Retrying):
                     block.note(event.message)
+                elif isinstance(event, ToolCallRequest):  # listed in the reply when it ends; nothing is run
+                    block.note(f"⚙ the model asks to call {event.name} (tools are not enabled in this app)")
                 elif isinstance(event, ReplyFinished):
                     self._reply_done(block, event.reply)
         except (ConfigError, NotFoundError, BusyError) as exc:
@@ -345,8 +355,8 @@ class AgentspaceApp(App):
             raise
         except Exception as exc:  # e.g. the session was deleted from another terminal mid-reply
             if block is not None and block.streaming:
-                block.finish({**block.message, "content": block.text, "status": "error",
-                              "error": f"the reply could not be saved: {exc}"})
+                block.finish({**block.message, "content": block.text, "reasoning": block.reasoning or None,
+                              "status": "error", "error": f"the reply could not be saved: {exc}"})
             raise
         finally:
             self.current_reply = None
@@ -406,6 +416,29 @@ class AgentspaceApp(App):
             self.reply_worker.cancel()
         elif isinstance(self.screen, ChatScreen):
             self.w(PromptInput).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_thinking":  # hidden from the footer (and inert) until a reply has thinking
+            return self._thinking_target() is not None
+        return super().check_action(action, parameters)
+
+    def _thinking_target(self) -> ThinkingBlock | None:
+        """The focused Thinking block, else the newest shown one."""
+        if not getattr(self, "main_screen", None) or not self.main_screen.is_mounted:
+            return None
+        focused = self.main_screen.focused
+        if isinstance(focused, ThinkingBlock):
+            return focused
+        for child in reversed(self.w(ConversationView).children):
+            if isinstance(child, ReplyBlock) and child.thinking is not None and child.thinking.display:
+                return child.thinking
+        return None
+
+    def action_toggle_thinking(self) -> None:
+        thinking = self._thinking_target()
+        if thinking is None:
+            return
+        thinking.toggle()
 
     def action_toggle_inspector(self) -> None:
         sidebar = self.w(InspectorSidebar)
@@ -587,6 +620,8 @@ class AgentspaceApp(App):
         yield SystemCommand("Cancel reply", "Stop the streaming reply (partial kept)", self.action_cancel)
         yield SystemCommand("Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply)
         yield SystemCommand("Copy last code block", "Copy the last code block of the replies", self.action_copy_code)
+        yield SystemCommand("Show/hide thinking", "The model's reasoning in the newest reply that has some",
+                            self.action_toggle_thinking)
         yield SystemCommand("API keys", "Provider keys and local models", self.action_keys)
         yield SystemCommand("Export session", "Write the session as Markdown", lambda: self.run_slash_command("/export"))
         yield SystemCommand("Help", "Keys and slash commands", lambda: self.run_slash_command("/help"))

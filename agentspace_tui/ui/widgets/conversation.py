@@ -19,6 +19,7 @@ from textual.widgets import Button, Static
 from ...formatting import reply_summary
 from ..markdown_split import MarkdownSplitter
 from .markdown_view import MarkdownView
+from .thinking import ThinkingBlock
 
 RENDER_INTERVAL = 0.1  # live tail refresh while streaming; stretched when a frame costs more (see _render_tail)
 RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering the live tail
@@ -32,6 +33,15 @@ STATUS_TEXT = {
     "cancelled": ("■ cancelled", "warning"),
     "error": ("✗ error", "error"),
 }
+# how a complete reply ended, when that is not a plain stop: header label and CSS class (see app.tcss)
+OUTCOME_TEXT = {
+    "length": ("⚠ truncated: max output tokens reached", "-length"),
+    "refusal": ("⊘ refused", "-refusal"),
+    "content_filter": ("⊘ stopped by the provider's content filter", "-content-filter"),
+    "tool_calls": ("⚙ tool call requested", "-tool-calls"),
+}
+STATUS_CLASSES = ("complete", "interrupted", "cancelled", "error")
+TOOL_ARGUMENTS_SHOWN = 400  # characters of a tool call's arguments shown before "…"
 
 
 def code_blocks(text: str) -> list[str]:
@@ -71,8 +81,34 @@ class NoticeBlock(Static):
         super().__init__(Text(text), classes=f"notice notice-{kind}")
 
 
+def outcome(message: dict) -> str | None:
+    """The finish reason of a complete reply worth a mark ("length", "refusal", ...), else None."""
+    if message.get("status") != "complete":
+        return None
+    reason = message.get("finish_reason")
+    if reason in OUTCOME_TEXT:
+        return reason
+    return "tool_calls" if message.get("tool_calls") else None
+
+
+def tool_calls_text(calls: list[dict]) -> Text:
+    """Each requested call as ``name(arguments)``: shown, never run (the app has no tools yet)."""
+    n = len(calls)
+    text = Text(f"⚙ the model asked to call {n} tool{'s' if n != 1 else ''}; tools are not enabled in this app, "
+                "so nothing was run:")
+    for call in calls:
+        args = str(call.get("arguments") or "")
+        if len(args) > TOOL_ARGUMENTS_SHOWN:
+            args = args[:TOOL_ARGUMENTS_SHOWN] + f"… ({len(args):,} chars)"
+        text.append("\n  • ")
+        text.append(str(call.get("name") or "?"), style="bold")
+        text.append(f"({args})")
+    return text
+
+
 class ReplyBlock(Vertical):
-    """An assistant reply: header (model, status), body (Markdown segments + live tail), summary line."""
+    """An assistant reply: header (model, status), thinking (the model's reasoning, collapsed), body (Markdown
+    segments + live tail), tool calls requested, summary line."""
 
     def __init__(self, message: dict | None = None, *, model: str = "", streaming: bool = False) -> None:
         super().__init__(classes="reply")
@@ -88,16 +124,26 @@ class ReplyBlock(Vertical):
         self._interval = RENDER_INTERVAL
         self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
         self.last_chunk_at: float | None = None
+        self.thinking: ThinkingBlock | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), classes="reply-header")
+        reasoning = self.message.get("reasoning") or ""
+        if self.streaming or reasoning:
+            # a streaming reply keeps a hidden block ready: it shows with the first reasoning chunk
+            self.thinking = ThinkingBlock(reasoning, streaming=self.streaming)
+            self.thinking.display = bool(reasoning)
+            yield self.thinking
         body = Vertical(classes="reply-body")
         with body:
-            if not self.streaming and self.message.get("content"):
-                yield MarkdownView(self.message["content"], classes="settled")
+            content = self.message.get("content") or self.message.get("refusal") or ""
+            if not self.streaming and content:
+                yield MarkdownView(content, classes="settled")
             if self.streaming:
                 yield MarkdownView(classes="settled")
                 yield MarkdownView("…", classes="tail")
+        if not self.streaming and self.message.get("tool_calls"):
+            yield self._tool_calls_view(self.message["tool_calls"], bool(content))
         yield Static(self._summary_text(), classes="reply-summary")
 
     def on_mount(self) -> None:
@@ -115,6 +161,9 @@ class ReplyBlock(Vertical):
         elif status in STATUS_TEXT:
             label, _ = STATUS_TEXT[status]
             text.append(f"  {label}", style="bold")
+        elif (reason := outcome(self.message)) is not None:
+            label, _ = OUTCOME_TEXT[reason]
+            text.append(f"  {label}", style="bold")
         return text
 
     def _summary_text(self) -> Text:
@@ -128,8 +177,11 @@ class ReplyBlock(Vertical):
         return text
 
     def _apply_status_class(self) -> None:
-        for status in ("complete", "interrupted", "cancelled", "error"):
+        for status in STATUS_CLASSES:
             self.set_class(self.message.get("status") == status and not self.streaming, f"-{status}")
+        reason = None if self.streaming else outcome(self.message)
+        for name, (_, cls) in OUTCOME_TEXT.items():
+            self.set_class(reason == name, cls)
         self.set_class(self.streaming, "-streaming")
 
     # -- streaming ------------------------------------------------------------------------------------
@@ -143,12 +195,29 @@ class ReplyBlock(Vertical):
             if self.first_chunk_at is None:
                 self.first_chunk_at = self.last_chunk_at
 
+    def append_reasoning(self, text: str) -> None:
+        """Called per reasoning chunk: O(1); the Thinking block repaints on the timer."""
+        thinking = self.thinking
+        if thinking is None or not text:
+            return
+        thinking.append(text)
+        if not thinking.display:  # the first chunk: show the block (and the app's toggle key)
+            thinking.display = True
+            thinking.flush()
+            self.app.refresh_bindings()
+
+    @property
+    def reasoning(self) -> str:
+        return self.thinking.text if self.thinking is not None else (self.message.get("reasoning") or "")
+
     def note(self, text: str) -> None:
         self.query_one(".reply-summary", Static).update(Text(text, style="italic"))
 
     def _render_tail(self) -> None:
         if self._splitter is None or not self.is_mounted:
             return
+        if self.thinking is not None:
+            self.thinking.flush()
         if not self._dirty:
             self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
             return
@@ -204,10 +273,35 @@ class ReplyBlock(Vertical):
                 settled.append(segment)
             tail.remove()
             self._splitter = None
+        self._finish_thinking(message.get("reasoning"))
+        if message.get("tool_calls") and not self.query(".reply-tool-calls"):
+            self.mount(self._tool_calls_view(message["tool_calls"], bool(self.text)), after=body)
         self.streaming = False
         self.query_one(".reply-header", Static).update(self._header_text())
         self.query_one(".reply-summary", Static).update(self._summary_text())
         self._apply_status_class()
+
+    @staticmethod
+    def _tool_calls_view(calls: list[dict], after_text: bool) -> Static:
+        return Static(tool_calls_text(calls), classes="reply-tool-calls" + (" -after-text" if after_text else ""))
+
+    def _finish_thinking(self, stored: str | None) -> None:
+        """The stored reasoning is the truth; without any, what streamed in stays (a cancelled reply)."""
+        thinking = self.thinking
+        if thinking is None:
+            if stored:
+                self.thinking = ThinkingBlock(stored)
+                self.mount(self.thinking, after=self.query_one(".reply-header", Static))
+            return
+        text = stored or thinking.text
+        if not text:
+            self.thinking = None
+            thinking.remove()
+            return
+        thinking.finish(text)
+        if not thinking.display:
+            thinking.display = True
+            self.app.refresh_bindings()
 
 
 class ConversationView(VerticalScroll):
