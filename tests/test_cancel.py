@@ -23,12 +23,12 @@ async def test_cancel_always_lands_while_chunks_flow(home, llm):
         llm.script(Reply(chunks=markdown_chunks(3000)))
         first = asyncio.Event()
 
-        async def consume() -> None:
+        async def consume(first: asyncio.Event) -> None:
             async for event in chat.send("go", model_id="openai:gpt-4o-mini"):
                 if isinstance(event, TextDelta):
                     first.set()
 
-        task = asyncio.create_task(consume())
+        task = asyncio.create_task(consume(first))
         await asyncio.wait_for(first.wait(), 60)
         await asyncio.sleep(rng.random() * 0.02)
         task.cancel()
