@@ -131,14 +131,7 @@ class FakeLLMServer(LoopbackServer):
             return self.default
 
 
-def _replay(path: str, port: int, *, verbose: bool) -> int:
-    from .replay import ReplayServer
-
-    server = ReplayServer(port, verbose=verbose)
-    recording = server.play(path)
-    server.start()
-    print(f"replaying {recording.id} ({recording.meta.get('provider')}, {recording.wire} wire) on {server.url}",
-          flush=True)
+def _serve_until_interrupted(server: LoopbackServer) -> int:
     try:
         while True:
             time.sleep(3600)
@@ -147,6 +140,17 @@ def _replay(path: str, port: int, *, verbose: bool) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _replay(path: str, port: int, *, verbose: bool) -> int:
+    from .replay import ReplayServer
+
+    server = ReplayServer(port, verbose=verbose)
+    recording = server.play(path)
+    server.start()
+    print(f"replaying {recording.id} ({recording.meta.get('provider')}, {recording.wire} wire) on {server.url}",
+          flush=True)
+    return _serve_until_interrupted(server)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,11 +192,4 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  openai:    api_base={server.url}/v1   model=openai/gpt-4o-mini", flush=True)
     print(f"  anthropic: api_base={server.url}      model=anthropic/claude-sonnet-4-5", flush=True)
     print(f"  ollama:    api_base={server.url}      model=ollama_chat/llama3.2", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return _serve_until_interrupted(server)
