@@ -219,7 +219,7 @@ def test_sessions_commands(home, llm, capsys):
     _, b, _ = ask_json(capsys, "-m", "gpt-4o-mini", "Second question")
     rows = json.loads(_run_json(capsys, ["sessions", "list"]))
     assert [r["id"] for r in rows] == [b["session_id"], a["session_id"]]
-    assert set(rows[0]) == {"id", "title", "model", "created_at", "updated_at", "messages", "cost"}
+    assert set(rows[0]) == {"id", "title", "model", "created_at", "updated_at", "messages", "cost", "cost_estimated"}
     assert rows[1]["title"] == "First question about [brackets]" and rows[1]["messages"] == 2
     assert main(["sessions", "rename", a["session_id"][:6], "Renamed"]) == 0
     assert main(["sessions", "show", a["session_id"]]) == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..pricing import Usage
@@ -47,7 +47,6 @@ class WireFacts:
     refusal: str = ""  # OpenAI delta.refusal text
     error: dict[str, Any] | None = None  # an in-stream error object
     events: int = 0  # JSON payloads parsed
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # Only lines that can carry a finish, usage, bill, refusal or error are parsed as JSON: a long reply is

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 _current: contextvars.ContextVar[Capture | None] = contextvars.ContextVar("agentspace_wiretap", default=None)
 _installed = False
@@ -26,10 +27,8 @@ MAX_BYTES = 64 * 1024 * 1024  # a runaway stream stops being copied past this (t
 class Capture:
     """Bytes of the responses received while this capture was active (normally one per attempt)."""
 
-    hosts: list[str] = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
     status: int | None = None
-    content_type: str = ""
 
     def activate(self) -> contextvars.Token:
         return _current.set(self)
@@ -69,14 +68,13 @@ def install() -> None:
         response = await original(self, request, *args, **kwargs)
         capture = _current.get()
         if capture is not None:
-            capture.hosts.append(request.url.host)
             capture.status = response.status_code
-            capture.content_type = response.headers.get("content-type", "")
-            # the body is read after send() returns for streams; before it for the rest (then copy it now)
-            if response.is_stream_consumed or getattr(response, "_content", None) is not None:
-                capture.body.extend(response.content[:MAX_BYTES])
+            # a streamed body is read after send() returns: copy it as it is read; any other was read already
+            if kwargs.get("stream"):
+                # an AsyncClient's response stream is always async (httpx asserts it); the attribute is typed as either
+                response.stream = TeeStream(cast(httpx.AsyncByteStream, response.stream), capture)
             else:
-                response.stream = TeeStream(response.stream, capture)
+                capture.body.extend(response.content[:MAX_BYTES])
         return response
 
     httpx.AsyncClient.send = send  # type: ignore[method-assign]

@@ -287,7 +287,7 @@ class ChatService:
             "error": state.error,
             "usage": usage.as_dict() if usage else None,
             "usage_source": usage_source if usage else None,
-            "usage_estimated": usage_source != "provider" if usage else False,
+            "usage_estimated": usage_source != "provider" if usage else False,  # the field older readers know
             "cost": cost,
             "cost_source": cost_source,
             "ttft": (state.first_token - state.started) if state.first_token is not None else None,
