@@ -36,3 +36,14 @@ def test_ruff_clean():
 
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=str(ROOT), capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_mypy_clean():
+    """The package type-checks with the [tool.mypy] settings of pyproject.toml."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "agentspace_tui"], cwd=str(ROOT), capture_output=True, text=True
+    )
+    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]

@@ -318,14 +318,13 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             return
         except asyncio.CancelledError:
             raise
-        except TimeoutError:
+        except TimeoutError:  # ours; litellm's own read timeout arrives as an exception mapped the same way
             got = reply.got_output
-            yield StreamError(
-                "interrupted" if got else "timeout",
-                f"{label} sent nothing for {request.timeout:g} s; "
-                + ("the partial reply was kept, retry to continue" if got else "retry, or raise request_timeout in config.toml"),
-                "interrupted" if got else "error",
-            )
+            if got:
+                message = f"{label} stopped sending for {request.timeout:g} s; the partial reply was kept, retry to continue"
+            else:
+                message = f"{label} did not answer in time ({request.timeout:g} s); retry, or raise request_timeout in config.toml"
+            yield StreamError("interrupted" if got else "timeout", message, "interrupted" if got else "error")
             return
         except Exception as exc:  # every provider failure becomes one event, never a traceback
             facts = read_facts(request.wire, capture.body)

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:  # the services load in the startup worker, after the first paint
     from ..catalog.models import ModelInfo
-    from ..context import Inspection
+    from ..context import ContextInspector, Inspection
     from ..services.chat import ChatService
     from ..services.core import Services
 
@@ -42,6 +42,8 @@ BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, n
 MAX_ATTACHMENT = 256 * 1024
 MEASURE_DELAY = 0.3  # seconds between the session appearing and the history being counted
 IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
+
+_T = TypeVar("_T")
 
 HELP = """\
 Keys: Enter send · Ctrl+J newline · Up/Down input history · Esc cancel the streaming reply
@@ -67,7 +69,7 @@ class ChatScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.main_screen_mounted()
+        cast("AgentspaceApp", self.app).main_screen_mounted()  # only AgentspaceApp makes this screen
 
 
 class AgentspaceApp(App):
@@ -111,7 +113,7 @@ class AgentspaceApp(App):
         self.session: dict | None = None
         self.history: list[dict] = []
         self.model: ModelInfo | None = None
-        self.inspector = None  # ContextInspector, created with the services
+        self.inspector: ContextInspector | None = None  # created with the services
         self.last_inspection: Inspection | None = None
         self.reply_worker: Worker | None = None
         self.current_reply: ReplyBlock | None = None
@@ -122,6 +124,25 @@ class AgentspaceApp(App):
         self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
         self._last_input_at = 0.0
+
+    # -- set up by the startup worker ----------------------------------------------------------------
+    # The attributes above are None until the startup worker has run; these accessors give them non-None
+    # to code that only runs after it (and fail clearly if that assumption is ever broken).
+    @property
+    def core_services(self) -> Services:
+        return _set_up(self.services, "the services")
+
+    @property
+    def chat_service(self) -> ChatService:
+        return _set_up(self.chat, "the chat service")
+
+    @property
+    def active_model(self) -> ModelInfo:
+        return _set_up(self.model, "the model")
+
+    @property
+    def context_inspector(self) -> ContextInspector:
+        return _set_up(self.inspector, "the context inspector")
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -182,11 +203,11 @@ class AgentspaceApp(App):
         """After the session is on screen: load the tokenizer (~0.3 s), count the history, warm litellm."""
         from ..tokens import count, encoding_for
 
-        model = self.model
+        services, model = self.core_services, self.active_model
         count("warm up", encoding_for(model.provider, model.name))
-        self.services.inspect(self.session, self.history, model, "", self.inspector)
+        services.inspect(self.session, self.history, model, "", self.inspector)
         self.call_from_thread(self._measured)
-        self.services.catalog.discover_ollama(timeout=1.0)  # local models for the switcher
+        services.catalog.discover_ollama(timeout=1.0)  # local models for the switcher
         if self._warm_litellm:
             from ..providers.stream import warm_up
 
@@ -200,10 +221,11 @@ class AgentspaceApp(App):
         self.session, self.history, self.model = session, messages, model
         self.today, self.session_usage = today, session_usage
         self.ready = True
-        if self.services.settings.keybindings:
-            self.set_keymap(self.services.settings.keybindings)
+        services = self.core_services
+        if services.settings.keybindings:
+            self.set_keymap(services.settings.keybindings)
         self.w(ConversationView).show_messages(messages)
-        for warning in self.services.store.warnings:
+        for warning in services.store.warnings:
             self._notice(f"storage: {warning}", "warning")
         if error:
             self._notice(error, "error")
@@ -217,7 +239,7 @@ class AgentspaceApp(App):
 
     @work(thread=True, group="providers", exclusive=True, exit_on_error=False, description="check providers")
     def _check_usable(self) -> None:
-        services = self.services
+        services = self.core_services
         statuses = services.provider_statuses()
         if any(s.key_source not in ("none", "not needed") for s in statuses):
             return
@@ -236,7 +258,7 @@ class AgentspaceApp(App):
             title = title[: room - 1] + "…"
         text = Text.assemble(("agentspace-tui", "bold"), ("  │  ", "dim"), (title, ""), ("  │  ", "dim"))
         text.append(model, style="bold")
-        if self.model and not self.services.key_configured(self.model.provider):
+        if self.model and not self.core_services.key_configured(self.model.provider):  # model set: services too
             text.append("  (no key: Ctrl+K)", style="bold red")
         bar.update(text)
 
@@ -260,7 +282,9 @@ class AgentspaceApp(App):
         self._show_inspection(self._inspect(draft))
 
     def _inspect(self, draft: str) -> Inspection:
-        return self.services.inspect(self.session, self._history_for_request(), self.model, draft, self.inspector)
+        return self.core_services.inspect(
+            self.session, self._history_for_request(), self.active_model, draft, self.inspector
+        )
 
     @work(thread=True, group="inspect", exclusive=True, exit_on_error=False, description="measure draft")
     def _inspect_in_worker(self, draft: str) -> None:
@@ -274,7 +298,8 @@ class AgentspaceApp(App):
     @on(PromptInput.Changed)
     def _draft_changed(self, event: PromptInput.Changed) -> None:
         self._last_input_at = time.monotonic()
-        self.refresh_inspector(event.text_area.expanded_text())
+        if isinstance(event.text_area, PromptInput):  # the app's only text area
+            self.refresh_inspector(event.text_area.expanded_text())
 
     def on_resize(self, event) -> None:
         if not self.main_screen.is_mounted:
@@ -307,7 +332,7 @@ class AgentspaceApp(App):
         prompt.remember()
         self._sent_draft = (prompt.text, dict(prompt.pastes))
         prompt.clear_draft()
-        self.reply_worker = self._stream_reply(text, self.model.id)
+        self.reply_worker = self._stream_reply(text, self.active_model.id)
 
     @work(group="chat", exclusive=False, exit_on_error=False, description="stream reply")
     async def _stream_reply(self, text: str, model_id: str) -> None:
@@ -316,20 +341,14 @@ class AgentspaceApp(App):
         from ..services.core import NotFoundError
 
         conversation = self.w(ConversationView)
-        chat = self.chat
+        chat = self.chat_service
         block: ReplyBlock | None = None
         gc_policy.streaming_started()
         try:
             async for event in chat.send(
                 text, session_id=(self.session or {}).get("id"), model_id=model_id, inspector=self.inspector
             ):
-                if isinstance(event, TextDelta):
-                    block.append(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    block.append_reasoning(event.text)
-                elif isinstance(event, RefusalDelta):  # a refusal is the reply's text (marked when it ends)
-                    block.append(event.text)
-                elif isinstance(event, ReplyStarted):
+                if isinstance(event, ReplyStarted):
                     self.session = event.session
                     self.history.extend([event.user_message, event.reply])
                     block = ReplyBlock(event.reply, streaming=True)
@@ -337,6 +356,14 @@ class AgentspaceApp(App):
                     conversation.add(UserBlock(event.user_message), block)
                     self._update_title()
                     self.refresh_inspector()
+                elif block is None:  # ChatService.send yields ReplyStarted before any other event
+                    raise RuntimeError(f"{type(event).__name__} arrived before ReplyStarted")
+                elif isinstance(event, TextDelta):
+                    block.append(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    block.append_reasoning(event.text)
+                elif isinstance(event, RefusalDelta):  # a refusal is the reply's text (marked when it ends)
+                    block.append(event.text)
                 elif isinstance(event, Retrying):
                     block.note(event.message)
                 elif isinstance(event, ToolCallRequest):  # listed in the reply when it ends; nothing is run
@@ -389,7 +416,7 @@ class AgentspaceApp(App):
 
     @work(thread=True, group="usage", exclusive=True, exit_on_error=False, description="refresh usage")
     def _refresh_usage(self) -> None:
-        store = self.services.store
+        store = self.core_services.store
         session_usage = store.usage(self.session["id"]) if self.session else None
         today = store.usage(day=time.strftime("%Y-%m-%d"))
         self.post_message(UsageRefreshed(session_usage, today))
@@ -462,7 +489,7 @@ class AgentspaceApp(App):
         from .screens.model_switcher import ModelSwitcherScreen
 
         draft = self.w(PromptInput).expanded_text()
-        choices = self.services.model_choices()
+        choices = self.core_services.model_choices()
         estimate = self._estimator(draft)
         self.push_screen(
             ModelSwitcherScreen(choices, estimate, self.model.id if self.model else None), self._model_chosen
@@ -472,7 +499,8 @@ class AgentspaceApp(App):
         """Cost of the next request and window share for any model, from cached per-encoding counts."""
         from ..tokens import encoding_for, is_exact
 
-        services, session, history = self.services, self.session, self._history_for_request()
+        services, session, history = self.core_services, self.session, self._history_for_request()
+        inspector = self.context_inspector
         system = services.session_system_prompt(session)
         cache: dict[str, Inspection] = {}
 
@@ -482,7 +510,7 @@ class AgentspaceApp(App):
             key = f"{enc}:{info.context_window}"
             insp = cache.get(key)
             if insp is None:
-                insp = self.inspector.inspect(
+                insp = inspector.inspect(
                     model_id=info.id, encoding=enc, exact=is_exact(info.provider, info.name),
                     context_window=info.context_window, price=None, system_prompt=system,
                     attachments=(session or {}).get("attachments") or [], history=history, draft=draft,
@@ -499,7 +527,7 @@ class AgentspaceApp(App):
 
     def set_model(self, model_id: str) -> bool:
         try:
-            info = self.services.resolve_model(model_id)
+            info = self.core_services.resolve_model(model_id)
         except ConfigError as exc:
             self._notice(str(exc), "error")
             return False
@@ -510,12 +538,12 @@ class AgentspaceApp(App):
         note = " (applies to the next request)" if streaming else ""
         self.notify(f"model: {info.id}{note}")
         if self.session:
-            self._save_session(model=info.id)
+            self._save_session(self.session["id"], model=info.id)
         return True
 
     @work(thread=True, group="session-save", exit_on_error=False, description="save session")
-    def _save_session(self, **fields) -> None:
-        updated = self.services.store.update_session(self.session["id"], **fields)
+    def _save_session(self, session_id: str, **fields) -> None:
+        updated = self.core_services.store.update_session(session_id, **fields)
         self.call_from_thread(self._session_saved, updated)
 
     def _session_saved(self, session: dict) -> None:
@@ -530,7 +558,9 @@ class AgentspaceApp(App):
         from .screens.sessions import SessionsScreen
 
         self.push_screen(
-            SessionsScreen(self.services, (self.session or {}).get("id"), is_streaming=self.chat.is_streaming),
+            SessionsScreen(
+                self.core_services, (self.session or {}).get("id"), is_streaming=self.chat_service.is_streaming
+            ),
             self._session_action,
         )
 
@@ -555,7 +585,7 @@ class AgentspaceApp(App):
     def _load_session(self, session_id: str) -> None:
         from ..services.core import NotFoundError
 
-        services = self.services
+        services = self.core_services
         try:
             session = services.session(session_id)
         except NotFoundError as exc:
@@ -580,6 +610,10 @@ class AgentspaceApp(App):
     def action_keys(self, first_run: bool = False) -> None:
         from .screens.first_run import KeysScreen
 
+        if self.services is None:  # Ctrl+K during the first moments, before the startup worker has run
+            self.notify("still opening the session…", severity="warning")
+            return
+
         def done(_result) -> None:
             self._refresh_keys()
 
@@ -587,7 +621,7 @@ class AgentspaceApp(App):
 
     @work(thread=True, group="keys", exclusive=True, exit_on_error=False, description="check keys")
     def _refresh_keys(self) -> None:
-        services = self.services
+        services = self.core_services
         services.forget_keys()
         for provider in services.settings.providers:
             services.key_for(provider)
@@ -657,13 +691,13 @@ class AgentspaceApp(App):
             if not self.session:
                 self._notice("nothing to export yet: send a message first", "error")
             else:
-                self._export(arg)
+                self._export(self.session["id"], arg)
         else:
             self._notice(f"unknown command {name}; /help lists them", "error")
 
     @work(thread=True, group="session-edit", exit_on_error=False, description="edit session")
     def _session_edit(self, what: str, arg: str) -> None:
-        services = self.services
+        services = self.core_services
         store = services.store
         session = self.session
         if session is None:
@@ -704,13 +738,14 @@ class AgentspaceApp(App):
         self._notice(message)
 
     @work(thread=True, group="export", exit_on_error=False, description="export session")
-    def _export(self, arg: str) -> None:
+    def _export(self, session_id: str, arg: str) -> None:
         from ..services.export import to_markdown
 
-        session = self.services.session(self.session["id"])
+        services = self.core_services
+        session = services.session(session_id)
         path = Path(arg).expanduser() if arg else Path.cwd() / default_export_name(session)
         try:
-            path.write_text(to_markdown(session, self.services.messages(session["id"])), encoding="utf-8")
+            path.write_text(to_markdown(session, services.messages(session["id"])), encoding="utf-8")
         except OSError as exc:
             self.call_from_thread(self._notice, f"cannot write {path}: {exc.strerror or exc}", "error")
             return
@@ -755,6 +790,12 @@ def read_attachment(path_text: str) -> dict:
     except UnicodeDecodeError:
         raise ValueError(f"cannot attach {path.name}: it is not UTF-8 text") from None
     return {"path": str(path.resolve()), "name": path.name, "content": text, "bytes": len(data)}
+
+
+def _set_up(value: _T | None, what: str) -> _T:
+    if value is None:
+        raise RuntimeError(f"{what} used before the app finished starting up")
+    return value
 
 
 def _fallback_model(services: Services) -> ModelInfo:

@@ -67,11 +67,11 @@ class MarkdownSplitter:
         buf = self._sync()
         if final:
             rest = buf[self._frozen :]
-            out = [self._reopen() + rest] if rest else []
+            last = [self._reopen() + rest] if rest else []
             self._frozen = self._scan = len(buf)
             self._fence = self._scan_fence = None
             self._cuts.clear()
-            return out
+            return last
         self._scan_lines(buf)
         out: list[str] = []
         for offset, fence_after, info_after, close in self._cuts:

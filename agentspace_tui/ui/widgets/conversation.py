@@ -14,6 +14,7 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Button, Static
 
 from ...formatting import reply_summary
@@ -116,7 +117,7 @@ class ReplyBlock(Vertical):
         self.streaming = streaming
         self._splitter = MarkdownSplitter() if streaming else None
         self._dirty = False
-        self._timer = None
+        self._timer: Timer | None = None
         self.chunks = 0
         self._chunks_at_frame = 0
         self._pending: list[str] = []  # settled segments not yet rendered (see _drain)

@@ -62,7 +62,7 @@ class TextLines(Widget):
         self._done = 0
         self._lines, self._tail, self._styled, self._styled_tail = [], [], [], None
 
-    def _render(self, text: str) -> list[Strip]:
+    def _render_text(self, text: str) -> list[Strip]:  # not _render: that is Widget's own
         console = self.app.console
         options = console.options.update(width=self._width, height=None, highlight=False, markup=False)
         lines = console.render_lines(Text(text), options, pad=False, new_lines=False)
@@ -71,10 +71,10 @@ class TextLines(Widget):
     def _render_new(self) -> None:
         end = self._text.rfind("\n") + 1
         if end > self._done:
-            self._lines.extend(self._render(self._text[self._done : end - 1]))
+            self._lines.extend(self._render_text(self._text[self._done : end - 1]))
             self._done = end
         tail = self._text[self._done :]
-        self._tail = self._render(tail) if tail else []
+        self._tail = self._render_text(tail) if tail else []
         self._styled_tail = None
 
     def _ensure_width(self, width: int) -> None:
@@ -119,7 +119,7 @@ class ThinkingBlock(Vertical, can_focus=True):
     """Reasoning text of one reply: a label line, and the text itself when ``expanded``."""
 
     DEFAULT_CLASSES = "thinking"
-    BINDINGS = [Binding("enter,space", "toggle", "Show/hide thinking", show=False)]
+    BINDINGS = [Binding("enter,space", "toggle_expanded", "Show/hide thinking", show=False)]
 
     expanded: reactive[bool] = reactive(False, init=False)
 
@@ -183,7 +183,7 @@ class ThinkingBlock(Vertical, can_focus=True):
             # line off the top (while streaming, following the newest text is what is wanted)
             self.call_after_refresh(self.scroll_visible, animate=False)
 
-    def action_toggle(self) -> None:
+    def action_toggle_expanded(self) -> None:  # not action_toggle: DOMNode's takes an attribute name
         self.toggle()
 
     def on_click(self, event: events.Click) -> None:
