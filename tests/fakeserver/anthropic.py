@@ -180,13 +180,7 @@ class AnthropicRoutes(BaseHandler):
                 yield stop()
                 index += 1
 
-        self._start_stream("text/event-stream; charset=utf-8", reply)
-        if reply.kind == "silent":
-            self._hang(reply)
-            return
-        self._sleep(reply.first_delay)
-        self._write_items(reply, items())
-        if self._ended_early(reply):
+        if not self._stream_items("text/event-stream; charset=utf-8", reply, items()):
             return
         if reply.kind == "error_event":
             err = self._anthropic_error(

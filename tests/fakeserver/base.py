@@ -425,6 +425,19 @@ class BaseHandler(BaseHTTPRequestHandler):
                 sent += 1
             self._write(item.data)
 
+    def _stream_items(self, content_type: str, reply: Reply, items: Iterable[StreamItem], opening: str = "") -> bool:
+        """Headers, then ``opening`` and the items, honouring the failure modes every format shares (silent,
+        cut off, hang). True when the stream goes on: the caller sends its error event or its ending."""
+        self._start_stream(content_type, reply)
+        if reply.kind == "silent":
+            self._hang(reply)
+            return False
+        self._sleep(reply.first_delay)
+        if opening:
+            self._write(opening)
+        self._write_items(reply, items)
+        return not self._ended_early(reply)
+
     # ---------------------------------------------------------------- failure modes
     def _cut(self) -> None:
         """Close abruptly: no terminator, no final empty chunk."""

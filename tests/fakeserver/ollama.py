@@ -167,13 +167,7 @@ class OllamaRoutes(BaseHandler):
             if tool_calls:
                 yield StreamItem(json.dumps(line("", False, calls=tool_calls)) + "\n")
 
-        self._start_stream("application/x-ndjson", reply)
-        if reply.kind == "silent":
-            self._hang(reply)
-            return
-        self._sleep(reply.first_delay)
-        self._write_items(reply, items())
-        if self._ended_early(reply):
+        if not self._stream_items("application/x-ndjson", reply, items()):
             return
         if reply.kind == "error_event":
             self._write(

@@ -197,14 +197,7 @@ class OpenAIRoutes(BaseHandler):
             if tool_calls:
                 yield StreamItem(event({}, finish), counted=False)
 
-        self._start_stream("text/event-stream; charset=utf-8", reply)
-        if reply.kind == "silent":
-            self._hang(reply)
-            return
-        self._sleep(reply.first_delay)
-        self._write(event(role, None))
-        self._write_items(reply, items())
-        if self._ended_early(reply):
+        if not self._stream_items("text/event-stream; charset=utf-8", reply, items(), opening=event(role, None)):
             return
         if reply.kind == "error_event":
             err = self._openai_error(
