@@ -50,10 +50,6 @@ class UsageReport:
     source: str = "provider"  # "provider": the provider's own counts; "estimated": counted locally
     cost: float | None = None  # the bill the provider itself reported in the stream (USD), if any
 
-    @property
-    def estimated(self) -> bool:
-        return self.source != "provider"
-
 
 @dataclass(frozen=True)
 class Retrying:

@@ -302,8 +302,6 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             if usage is not None:
                 yield usage
             finish = facts.finish or normalise_finish(_provider_finish(response))
-            if finish == "content_filter" and request.wire == "anthropic":
-                finish = "refusal"  # litellm's name for Anthropic's stop_reason "refusal"
             if finish == "stop" and calls:
                 finish = "tool_calls"  # Ollama and Gemini say "stop" for a reply that is a tool call
             if finish is None:
@@ -333,7 +331,7 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             if reply.got_output or facts.error is not None:
                 for event in reply.flush():
                     yield event
-                usage = UsageReport(facts.usage, "provider", facts.cost) if facts.usage is not None else None
+                usage = _usage_report(facts, reply)
                 if usage is not None:  # the provider billed the attempt (OpenRouter's error chunk says how much)
                     yield usage
                 yield map_midstream(exc, request.provider, secrets, facts.error, interrupted=reply.got_output)

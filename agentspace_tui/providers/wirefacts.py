@@ -42,11 +42,9 @@ class WireFacts:
     finish: str | None = None  # normalised; None: the provider never said the reply was over
     raw_finish: str | None = None  # as the provider spelled it
     usage: Usage | None = None  # the provider's own counts; None when it sent none
-    usage_where: str | None = None  # "usage", "x_groq.usage", "timings", "usageMetadata", ...
     cost: float | None = None  # the bill the provider reported in the stream (USD)
     refusal: str = ""  # OpenAI delta.refusal text
     error: dict[str, Any] | None = None  # an in-stream error object
-    events: int = 0  # JSON payloads parsed
 
 
 # Only lines that can carry a finish, usage, bill, refusal or error are parsed as JSON: a long reply is
@@ -135,10 +133,10 @@ def _openai_usage(u: dict) -> tuple[Usage, float | None]:
 
 
 def _openai(facts: WireFacts, body: bytes) -> None:
+    reported = False  # a standard usage object was seen: it beats llama.cpp's timings
     for _event, obj in _payloads(body, _OPENAI_WORTH):
         if not isinstance(obj, dict):
             continue
-        facts.events += 1
         if isinstance(obj.get("error"), dict):
             facts.error = obj["error"]
         for choice in obj.get("choices") or []:
@@ -153,19 +151,17 @@ def _openai(facts: WireFacts, body: bytes) -> None:
         usage = obj.get("usage")
         if isinstance(usage, dict) and (usage.get("prompt_tokens") is not None or usage.get("completion_tokens") is not None):
             facts.usage, facts.cost = _openai_usage(usage)
-            facts.usage_where = "usage"
+            reported = True
             continue
         groq = _get(obj, "x_groq", "usage")
         if isinstance(groq, dict):
             facts.usage, _ = _openai_usage(groq)
-            facts.usage_where = "x_groq.usage"
             continue
         timings = obj.get("timings")
-        if isinstance(timings, dict) and timings.get("predicted_n") is not None and facts.usage_where != "usage":
+        if isinstance(timings, dict) and timings.get("predicted_n") is not None and not reported:
             # llama.cpp server: its own counts; prompt_n excludes the part of the prompt it had cached
             cached = _int(timings.get("cache_n"))
             facts.usage = Usage(_int(timings.get("prompt_n")) + cached, _int(timings.get("predicted_n")), cached)
-            facts.usage_where = "timings"
 
 
 def _anthropic(facts: WireFacts, body: bytes) -> None:
@@ -173,7 +169,6 @@ def _anthropic(facts: WireFacts, body: bytes) -> None:
     for event, obj in _payloads(body):
         if not isinstance(obj, dict):
             continue
-        facts.events += 1
         kind = obj.get("type") or event
         usage = None
         if kind == "message_start":
@@ -198,7 +193,6 @@ def _anthropic(facts: WireFacts, body: bytes) -> None:
         facts.usage = Usage(
             seen.get("input_tokens", 0) + read + write, seen.get("output_tokens", 0), read, write, seen.get("thinking", 0)
         )
-        facts.usage_where = "usage"
 
 
 def _gemini(facts: WireFacts, body: bytes) -> None:
@@ -207,7 +201,6 @@ def _gemini(facts: WireFacts, body: bytes) -> None:
         for item in items:
             if not isinstance(item, dict):
                 continue
-            facts.events += 1
             if isinstance(item.get("error"), dict):
                 facts.error = item["error"]
             for cand in item.get("candidates") or []:
@@ -226,21 +219,18 @@ def _gemini(facts: WireFacts, body: bytes) -> None:
                     0,
                     thoughts,
                 )
-                facts.usage_where = "usageMetadata"
 
 
 def _ollama(facts: WireFacts, body: bytes) -> None:
     for _event, obj in _payloads(body):
         if not isinstance(obj, dict):
             continue
-        facts.events += 1
         if obj.get("error"):
             facts.error = {"message": str(obj["error"])}
         if obj.get("done"):
             facts.raw_finish = str(obj.get("done_reason") or "stop")
             if obj.get("prompt_eval_count") is not None or obj.get("eval_count") is not None:
                 facts.usage = Usage(_int(obj.get("prompt_eval_count")), _int(obj.get("eval_count")))
-                facts.usage_where = "eval_count"
 
 
 _PARSERS = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "ollama": _ollama}
@@ -280,7 +270,7 @@ def read_facts(wire: str, body: bytes | bytearray) -> WireFacts:
         parser(facts, _relevant(bytes(body)))
     if facts.usage is not None and facts.usage.input_tokens == 0 and facts.usage.output_tokens == 0:
         # placeholders (Anthropic-style proxies send zeros when they do not count): no prompt is 0 tokens
-        facts.usage, facts.usage_where = None, None
+        facts.usage = None
     facts.finish = normalise_finish(facts.raw_finish)
     if facts.finish == "stop" and facts.refusal:
         facts.finish = "refusal"

@@ -68,7 +68,6 @@ class _ReplyState:
     started: float
     parts: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
-    refusal: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     received: int = 0  # characters so far (checkpoints skip when nothing new arrived)
     first_token: float | None = None
@@ -226,8 +225,6 @@ class ChatService:
                         state.reasoning.append(event.text)
                     else:  # a refusal is what the model said instead of an answer: it is the reply's text
                         state.parts.append(event.text)
-                        if isinstance(event, RefusalDelta):
-                            state.refusal += event.text
                     state.received += len(event.text)
                     yield event
                     now_m = time.monotonic()
