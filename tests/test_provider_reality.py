@@ -72,7 +72,7 @@ def test_keyless_local_endpoint_answers_and_never_gets_the_openai_key(home, llm,
 
 def test_keyless_endpoint_works_with_no_openai_key_at_all(home, llm, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
-    write_config(home, LMSTUDIO.format(url=llm.url) + "max_retries = 2\n")
+    write_config(home, "max_retries = 2\n" + LMSTUDIO.format(url=llm.url))
     llm.script(Reply(text="still fine"))
     code, out, err = ask(capsys, "-m", "lmstudio:qwen2.5-7b", "hi")
     assert (code, out) == (0, "still fine\n"), err

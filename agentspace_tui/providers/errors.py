@@ -1,18 +1,42 @@
 """Map provider failures to one-line messages that name the provider and the fix.
 
 Works on exception class names along the MRO, so it needs no litellm import and also covers httpx/openai
-errors that litellm lets through. Messages never include the request's API key.
+errors that litellm lets through. Messages never include the request's API key, nor the masked fragment of
+one that providers echo back (``Incorrect API key provided: sk-tes*********T123``): see :func:`redact_secrets`.
 """
 
 from __future__ import annotations
 
+import email.utils
+import math
 import re
+import time
 from dataclasses import dataclass
 
 from .events import StreamError
 
+__all__ = [
+    "ProviderContext",
+    "is_retryable",
+    "map_exception",
+    "map_midstream",
+    "parse_retry_after",
+    "redact",
+    "redact_secrets",
+    "retry_after_seconds",
+]
+
 # shapes of common provider keys, redacted even when we did not send them ourselves
 _KEYISH = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|AIza[0-9A-Za-z_\-]{20,}|gsk_[A-Za-z0-9]{10,}|xai-[A-Za-z0-9]{10,})")
+# a key as providers echo it masked: a prefix, a run of 3+ "*" (or "..." / "…" after a known key prefix),
+# the key's last characters (OpenAI: "sk-tes*********T123", "sk-proj-****...****abcd"; Google "AIza****...")
+_KEY_PREFIX = r"(?:sk|pk|rk)[-_][A-Za-z0-9_\-]*+|AIza[0-9A-Za-z_\-]*+|gsk_[A-Za-z0-9_]*+|xai-[A-Za-z0-9_\-]*+"
+# possessive quantifiers, and a match starts only where a run of key characters starts: linear time on any text
+_KEY_FRAGMENT = re.compile(
+    rf"(?<![A-Za-z0-9_\-])(?:{_KEY_PREFIX})(?:\*{{3,}}+|\.{{3}}|…)(?:[*…A-Za-z0-9_\-]|\.{{3}})*+"
+    # any other masked token: 3+ key characters, 3+ "*", 2+ key characters (not Markdown: "***bold***")
+    r"|(?<![A-Za-z0-9_\-])[A-Za-z0-9][A-Za-z0-9_\-]{2,}+\*{3,}+[A-Za-z0-9_\-]{2,}+(?!\*)"
+)
 
 
 @dataclass(frozen=True)
@@ -24,10 +48,21 @@ class ProviderContext:
 
 
 def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """``text`` without the given secrets, key-shaped tokens and masked key fragments (each becomes ``***``)."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
+    text = _KEY_FRAGMENT.sub("***", text)
     return _KEYISH.sub("***", text)
+
+
+def redact_secrets(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """Public name of :func:`redact`, for stored and exported text (error messages, session files, exports).
+
+    Whole keys (``secrets`` and common key shapes: ``sk-…``, ``AIza…``, ``gsk_…``, ``xai-…``) and the masked
+    fragments providers echo (a prefix, a run of 3+ ``*``, a suffix) become ``***``. Meant for text about a
+    request (errors, logs); it is not a content filter: a reply that *discusses* a key shape is changed too."""
+    return redact(text, secrets)
 
 
 def _names(exc: BaseException) -> set[str]:
@@ -115,8 +150,48 @@ def map_midstream(
     return StreamError("interrupted", f"{ctx.label} broke off the reply ({detail}); {kept}", status)
 
 
+def _header(headers, name: str):
+    """A header's value from httpx.Headers, a dict with any casing, or None."""
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return None
+    if value is None and isinstance(headers, dict):
+        value = next((v for k, v in headers.items() if str(k).lower() == name), None)
+    return value
+
+
+def parse_retry_after(value, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``retry-after`` value: delta-seconds (``"7"``, ``"1.5"``) or an HTTP date
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``, relative to ``now``, rounded up to whole seconds as dates have no
+    finer resolution). Never negative; None when the value is neither."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        try:
+            epoch = when.timestamp()  # a date without a zone (asctime form) is UTC by RFC 9110
+            if when.tzinfo is None:
+                epoch = email.utils.mktime_tz((*when.timetuple()[:9], 0))
+        except (OverflowError, OSError, ValueError):
+            return None
+        seconds = math.ceil(epoch - (time.time() if now is None else now))
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, float(seconds))
+
+
 def retry_after_seconds(exc: BaseException) -> float | None:
-    """The provider's retry-after, wherever litellm/httpx put the response headers."""
+    """The provider's retry-after, wherever litellm/httpx put the response headers: ``retry-after-ms``
+    (OpenAI) first, then ``retry-after`` in either form (delta-seconds or an HTTP date)."""
     candidates = []
     for attr in ("litellm_response_headers", "headers"):
         candidates.append(getattr(exc, attr, None))
@@ -126,16 +201,17 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     for headers in candidates:
         if not headers:
             continue
-        try:
-            value = headers.get("retry-after") or headers.get("Retry-After")
-        except AttributeError:
-            continue
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value))
-        except (TypeError, ValueError):
-            continue
+        millis = _header(headers, "retry-after-ms")
+        if millis is not None:
+            try:
+                value = float(str(millis).strip())
+            except ValueError:
+                value = math.nan
+            if math.isfinite(value):
+                return max(0.0, value / 1000)
+        wait = parse_retry_after(_header(headers, "retry-after"))
+        if wait is not None:
+            return wait
     return None
 
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ..pricing import Usage
-from .errors import ProviderContext, is_retryable, map_exception, map_midstream, retry_after_seconds
+from .errors import ProviderContext, is_retryable, map_exception, map_midstream, redact, retry_after_seconds
 from .events import (
     Event,
     Finish,
@@ -221,6 +221,19 @@ def _provider_finish(response) -> str | None:
     return getattr(response, "received_finish_reason", None) or getattr(response, "intermittent_finish_reason", None)
 
 
+def _malformed(request: ChatRequest, line: str, got_output: bool, secrets: tuple[str, ...]) -> StreamError:
+    """The provider's stream held a line that is not of its format (an HTML page from a proxy, a corrupted
+    event): one line naming the provider, with the start of the offending line, made printable and redacted."""
+    label = request.provider.label
+    shown = "".join(c if c.isprintable() else "?" for c in redact(line, secrets))
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    what = f'{label} sent a line that is not part of its stream format ("{shown}")'
+    if got_output:
+        return StreamError("malformed", f"{what}; the partial reply was kept, retry to get a full answer", "interrupted")
+    where = f" at {request.api_base}" if request.api_base else ""
+    return StreamError("malformed", f"{what}{where}; check the base URL and any proxy in between", "error")
+
+
 def _usage_report(facts: WireFacts, reply: _Reply) -> UsageReport | None:
     """The provider's own counts when its bytes carried them; otherwise litellm's local count, flagged."""
     if facts.usage is not None:
@@ -293,6 +306,16 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             for event in reply.flush():
                 yield event
             facts = read_facts(request.wire, capture.body)
+            finish = facts.finish or normalise_finish(_provider_finish(response))
+            # a line that is not of the format: litellm skipped it (Ollama), or silently dropped the rest of the
+            # stream (Anthropic); a stray SSE line explains a stream that never finished (a web page, not the API)
+            odd = facts.foreign or (facts.stray if finish is None else None)
+            if odd is not None:
+                usage = _usage_report(facts, reply)
+                if usage is not None:
+                    yield usage
+                yield _malformed(request, odd, reply.got_output, secrets)
+                return
             if facts.refusal:
                 yield RefusalDelta(facts.refusal)
             calls = reply.tool_calls()
@@ -301,7 +324,6 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             usage = _usage_report(facts, reply)
             if usage is not None:
                 yield usage
-            finish = facts.finish or normalise_finish(_provider_finish(response))
             if finish == "stop" and calls:
                 finish = "tool_calls"  # Ollama and Gemini say "stop" for a reply that is a tool call
             if finish is None:
@@ -321,13 +343,26 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             if got:
                 message = f"{label} stopped sending for {request.timeout:g} s; the partial reply was kept, retry to continue"
             else:
-                message = f"{label} did not answer in time ({request.timeout:g} s); retry, or raise request_timeout in config.toml"
+                # nothing came back: the connection, the TLS handshake or the reply's headers never arrived
+                where = f" at {request.api_base}" if request.api_base else ""
+                message = (f"{label} did not answer in time ({request.timeout:g} s){where}; retry, or raise "
+                           "request_timeout in config.toml")
             yield StreamError("interrupted" if got else "timeout", message, "interrupted" if got else "error")
             return
         except Exception as exc:  # every provider failure becomes one event, never a traceback
             facts = read_facts(request.wire, capture.body)
             if capture.status != 200:  # an HTTP error's JSON body is not an error inside a stream
-                facts.error = None
+                facts.error = facts.foreign = None
+            if facts.foreign is not None and facts.error is None:
+                # litellm's JSON parser choked on it (OpenAI: "Expecting value: line 1 column 1"); never retried:
+                # a base URL that answers with something else answers so every time
+                for event in reply.flush():
+                    yield event
+                usage = _usage_report(facts, reply)
+                if usage is not None:
+                    yield usage
+                yield _malformed(request, facts.foreign, reply.got_output, secrets)
+                return
             if reply.got_output or facts.error is not None:
                 for event in reply.flush():
                     yield event

@@ -45,6 +45,13 @@ class WireFacts:
     cost: float | None = None  # the bill the provider reported in the stream (USD)
     refusal: str = ""  # OpenAI delta.refusal text
     error: dict[str, Any] | None = None  # an in-stream error object
+    # the first line where the format carries JSON (an SSE data line, an NDJSON line) but that is no JSON: the
+    # stream was corrupted or mixed with something else (an HTML page from a proxy); litellm then raises
+    # (OpenAI), silently drops the rest of the stream (Anthropic) or skips the line (Ollama)
+    foreign: str | None = None
+    # the first SSE line that is no SSE field at all (SSE parsers ignore it): the reason a stream that never
+    # finished said nothing, e.g. a web page where the API was expected
+    stray: str | None = None
 
 
 # Only lines that can carry a finish, usage, bill, refusal or error are parsed as JSON: a long reply is
@@ -235,6 +242,68 @@ def _ollama(facts: WireFacts, body: bytes) -> None:
 
 _PARSERS = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "ollama": _ollama}
 
+# Candidates for a line that is not part of the stream's format, searched in C over the whole body prefixed with a
+# newline (a literal prefix the regex engine skips to; ~10 ms for a 20,000-chunk reply): an SSE data line whose
+# payload does not start with "{" or "[" or does not end with "}" or "]", an NDJSON line that is not "{...}", an
+# SSE line that is no field (data, event, id, retry) nor a comment. Data candidates are then confirmed with the
+# JSON parser (an event may spread its JSON over several data lines).
+_SSE_ODD_DATA = re.compile(rb"\ndata:(?:[ \t]?[^{\[\s]|[^\n]*+(?<![}\]])(?<![}\]]\r)(?=\n|$))")
+_SSE_STRAY = re.compile(rb"\n(?!data:|event:|id:|retry:|:|\r?\n|\r?$)[^\n]*")
+_NDJSON_ODD = re.compile(rb"\n(?:[ \t]*[^{\s]|[^\n]*+(?<![}\s])(?<!}\r)(?=\n|$))")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_SSE_WIRES = ("openai", "anthropic", "gemini")
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:  # UnicodeDecodeError included
+        return False
+    return True
+
+
+def _line_at(text: bytes, pos: int) -> bytes:
+    end = text.find(b"\n", pos)
+    return text[pos : len(text) if end < 0 else end].rstrip(b"\r")
+
+
+def _event_data(text: bytes, pos: int) -> bytes:
+    """The joined data lines of the SSE event holding ``pos`` (events end at a blank line)."""
+    start = max(text.rfind(b"\n\n", 0, pos), text.rfind(b"\n\r\n", 0, pos))
+    start = 0 if start < 0 else start + 1
+    blank = _BLANK_LINE.search(text, pos)
+    end = len(text) if blank is None else blank.start()
+    lines = [line.rstrip(b"\r") for line in text[start:end].split(b"\n")]
+    return b"\n".join(line[5:].removeprefix(b" ") for line in lines if line.startswith(b"data:"))
+
+
+def _shown(line: bytes) -> str:
+    return line.decode("utf-8", errors="replace")
+
+
+def _foreign(facts: WireFacts, wire: str, body: bytes) -> None:
+    """Fill ``facts.foreign`` / ``facts.stray`` with the first line that is not part of the stream's format."""
+    text = b"\n" + body
+    if wire in _SSE_WIRES:
+        if wire == "gemini" and not body.lstrip().startswith(b"data:"):
+            return  # Gemini's non-SSE stream is one JSON array over many lines
+        for match in _SSE_ODD_DATA.finditer(text):
+            line = _line_at(text, match.start() + 1)
+            payload = line[5:].strip()
+            if payload and not _is_json(payload) and not _is_json(_event_data(text, match.start() + 1)):
+                facts.foreign = _shown(line)
+                break
+        if wire != "gemini":
+            stray = _SSE_STRAY.search(text)
+            if stray is not None:
+                facts.stray = _shown(stray.group(0)[1:].rstrip(b"\r"))
+    elif wire == "ollama":
+        for match in _NDJSON_ODD.finditer(text):
+            line = _line_at(text, match.start() + 1)
+            if not _is_json(line):
+                facts.foreign = _shown(line)
+                break
+
 
 def wire_for(litellm_prefix: str) -> str:
     """The wire format litellm speaks for a provider prefix."""
@@ -267,7 +336,9 @@ def read_facts(wire: str, body: bytes | bytearray) -> WireFacts:
     facts = WireFacts()
     parser = _PARSERS.get(wire)
     if parser is not None and body:
-        parser(facts, _relevant(bytes(body)))
+        raw = bytes(body)
+        parser(facts, _relevant(raw))
+        _foreign(facts, wire, raw)
     if facts.usage is not None and facts.usage.input_tokens == 0 and facts.usage.output_tokens == 0:
         # placeholders (Anthropic-style proxies send zeros when they do not count): no prompt is 0 tokens
         facts.usage = None

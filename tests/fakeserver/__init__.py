@@ -21,13 +21,31 @@ server answers with :attr:`FakeLLMServer.default`. ``base.py`` holds the wire-in
 :class:`ReplayServer` (``replay.py``) answers every POST with one recorded provider response, byte for
 byte (see :func:`load_recording`).
 
-Run the fake server in the foreground: ``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S]``.
+Failure modes for tests (see :class:`Reply`): ``kind="status"`` (HTTP errors, ``retry_after`` as seconds or
+an HTTP date from :func:`http_date`, ``retry_after_ms``), ``"cutoff"``, ``"error_event"``, ``"hang"``,
+``"silent"``, ``"garbage"`` (a line that is not of the format after ``cut_after`` chunks), and "burst then
+stall" (``stall_after`` / ``stall_seconds``). ``hostile.py`` holds hostile reply texts (terminal escapes,
+console markup, bidi overrides, lone surrogates) and the :func:`HOSTILE_REPLY` factory.
+
+Run the fake server in the foreground: ``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S]
+[--hostile] [--stall-after N --stall-seconds S]``.
 """
 
 from __future__ import annotations
 
 from .anthropic import DEFAULT_ANTHROPIC_MODELS
-from .base import HANG_SECONDS, RecordedRequest, Reply, estimate_input_tokens, markdown_chunks, split_chunks
+from .base import (
+    HANG_SECONDS,
+    NDJSON_GARBAGE,
+    SSE_GARBAGE,
+    RecordedRequest,
+    Reply,
+    estimate_input_tokens,
+    http_date,
+    markdown_chunks,
+    split_chunks,
+)
+from .hostile import HOSTILE_CHUNKS, HOSTILE_REPLY, HOSTILE_TEXTS, SURROGATE_CHUNKS
 from .ollama import DEFAULT_OLLAMA_MODELS
 from .openai import DEFAULT_OPENAI_MODELS
 from .replay import Recording, ReplayServer, load_recording
@@ -39,12 +57,19 @@ __all__ = [
     "DEFAULT_OLLAMA_MODELS",
     "DEFAULT_OPENAI_MODELS",
     "HANG_SECONDS",
+    "HOSTILE_CHUNKS",
+    "HOSTILE_REPLY",
+    "HOSTILE_TEXTS",
+    "NDJSON_GARBAGE",
+    "SSE_GARBAGE",
+    "SURROGATE_CHUNKS",
     "FakeLLMServer",
     "RecordedRequest",
     "Recording",
     "ReplayServer",
     "Reply",
     "estimate_input_tokens",
+    "http_date",
     "load_recording",
     "main",
     "markdown_chunks",

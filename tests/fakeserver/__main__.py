@@ -1,4 +1,5 @@
-"""``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S] [--quiet]``: run the fake server."""
+"""``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S] [--hostile] [--stall-after N --stall-seconds S]
+[--quiet]``: run the fake server."""
 
 from __future__ import annotations
 

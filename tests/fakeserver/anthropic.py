@@ -17,7 +17,15 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from .base import BaseHandler, RecordedRequest, Reply, StreamItem, estimate_input_tokens, split_arguments
+from .base import (
+    COMPLETE_KINDS,
+    BaseHandler,
+    RecordedRequest,
+    Reply,
+    StreamItem,
+    estimate_input_tokens,
+    split_arguments,
+)
 
 __all__ = ["DEFAULT_ANTHROPIC_MODELS", "AnthropicRoutes"]
 
@@ -30,7 +38,8 @@ def _event(name: str, data: dict[str, Any]) -> str:
 
 def _signature(thinking: str) -> str:
     """An opaque, deterministic stand-in for the thinking block's signature."""
-    return base64.b64encode(hashlib.sha256(thinking.encode()).digest() * 2).decode()
+    # surrogatepass: a hostile reasoning text may hold lone surrogates (sent as JSON \uXXXX escapes)
+    return base64.b64encode(hashlib.sha256(thinking.encode("utf-8", "surrogatepass")).digest() * 2).decode()
 
 
 class AnthropicRoutes(BaseHandler):
@@ -169,7 +178,7 @@ class AnthropicRoutes(BaseHandler):
                 yield from start({"type": "text", "text": ""})
                 for piece in reply.answer_chunks():
                     yield delta({"type": "text_delta", "text": piece})
-                if reply.kind == "ok" or tool_calls:  # a failure after the last text piece cuts inside the block
+                if reply.kind in COMPLETE_KINDS or tool_calls:  # a failure after the last text piece cuts inside the block
                     yield stop()
                 index += 1
             for call in tool_calls:

@@ -18,6 +18,7 @@ Non-stream responses and errors carry ``Content-Length`` and keep the connection
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import select
@@ -31,7 +32,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 __all__ = [
+    "COMPLETE_KINDS",
     "HANG_SECONDS",
+    "NDJSON_GARBAGE",
+    "SSE_GARBAGE",
     "BaseHandler",
     "LoopbackServer",
     "RecordedRequest",
@@ -39,6 +43,7 @@ __all__ = [
     "StreamItem",
     "count_words",
     "estimate_input_tokens",
+    "http_date",
     "markdown_chunks",
     "mask_key",
     "split_arguments",
@@ -47,6 +52,11 @@ __all__ = [
 ]
 
 HANG_SECONDS = 30.0
+# what kind="garbage" injects by default: an HTML error page line where an SSE event / an NDJSON object belongs
+SSE_GARBAGE = b"data: <html>oops</html>\n\n"
+NDJSON_GARBAGE = b"<html>oops</html>\n"
+# kinds whose stream still ends with the format's own terminator (and finish reason)
+COMPLETE_KINDS = ("ok", "garbage")
 
 
 @dataclass
@@ -68,6 +78,19 @@ class Reply:
       silent stream except for Ollama.
     * ``"silent"`` -- the response headers (200 and the stream's content type) and then not one byte of
       body until ``hang_seconds`` pass or the client hangs up: a server that accepts and then stalls.
+    * ``"garbage"`` -- ``cut_after`` chunks, then ``garbage`` (raw bytes, sent verbatim; default an HTML
+      line where an event belongs: ``SSE_GARBAGE`` for OpenAI / Anthropic, ``NDJSON_GARBAGE`` for Ollama),
+      then the rest of the reply and the format's terminator, as if a proxy had injected a line. A
+      non-stream request gets ``garbage`` as its 200 body.
+
+    ``stall_after`` (streams, any kind): "burst then stall" -- ``stall_after`` content pieces go out at once,
+    then nothing for ``stall_seconds`` (``stop()`` or the client hanging up ends the wait at once),
+    then the rest.
+
+    ``retry_after`` is sent as the ``retry-after`` header of an error: a number is delta-seconds, a
+    string is sent verbatim (an HTTP date, see :func:`http_date`). ``retry_after_date`` sends an HTTP date
+    that many seconds after the moment the error is sent (whole seconds: the date format has no fraction);
+    it wins over ``retry_after``. ``retry_after_ms`` adds OpenAI's ``retry-after-ms`` header.
 
     ``cut_after`` counts the streamed content pieces in the order they are sent: reasoning chunks,
     then text (or refusal) chunks, then tool-call argument fragments. Structural events between them
@@ -85,14 +108,16 @@ class Reply:
 
     text: str = "Hello from the fake server."  # the reply text
     chunks: list[str] | None = None  # explicit chunking; default: split text into ~3-word chunks
-    kind: str = "ok"  # "ok" | "status" | "cutoff" | "error_event" | "hang" | "silent"
+    kind: str = "ok"  # "ok" | "status" | "cutoff" | "error_event" | "hang" | "silent" | "garbage"
     status: int = 200  # for kind="status": 401, 429, 500, 400 (context window), 404, 529 (Anthropic) ...
     error_message: str = ""  # message in the JSON error body / error event
     error_type: str = ""  # e.g. "rate_limit_error", "invalid_request_error", "overloaded_error"
-    retry_after: float | None = None  # 'retry-after' header on 429
+    retry_after: float | str | None = None  # 'retry-after' header on 429: seconds, or a str sent as is (HTTP date)
+    retry_after_ms: float | None = None  # 'retry-after-ms' header (OpenAI) on 429
+    retry_after_date: float | None = None  # 'retry-after' as an HTTP date this many seconds after the error is sent
     delay: float = 0.0  # seconds between chunks (slow streams)
     first_delay: float = 0.0  # seconds before the first chunk (after the headers); kind="status": before anything
-    cut_after: int = 1  # for "cutoff"/"error_event"/"hang": content pieces sent before the cut / error / hang
+    cut_after: int = 1  # for "cutoff"/"error_event"/"hang"/"garbage": content pieces before the cut / error / hang / garbage
     input_tokens: int | None = None  # usage reported; default: total chars of the request's messages // 4 + 10
     output_tokens: int | None = None  # default: number of words in the reply (reasoning included)
     cache_read_tokens: int = 0  # Anthropic: cache_read_input_tokens; OpenAI: prompt_tokens_details.cached_tokens
@@ -105,6 +130,9 @@ class Reply:
     reasoning_field: str = "reasoning_content"  # OpenAI delta key: "reasoning_content" (DeepSeek) or "reasoning"
     refusal: str | None = None  # a refusal instead of the text
     tool_calls: list[dict[str, Any]] | None = None  # [{"id", "name", "arguments"}], after the text
+    garbage: bytes | None = None  # kind="garbage": the bytes injected; None: the format's default
+    stall_after: int | None = None  # burst then stall: this many content pieces at once, then stall_seconds of nothing
+    stall_seconds: float = 5.0  # how long the stall lasts (stop() or the client hanging up ends it at once)
 
     def chunk_list(self) -> list[str]:
         if self.chunks is not None:
@@ -245,12 +273,20 @@ def estimate_input_tokens(body: Any) -> int:
     return chars // 4 + 10
 
 
+def http_date(seconds_from_now: float = 0.0) -> str:
+    """An HTTP date (RFC 9110 IMF-fixdate, e.g. ``Wed, 21 Oct 2026 07:28:00 GMT``) this many seconds away."""
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
 def mask_key(key: str | None) -> str:
+    """A key masked as OpenAI echoes it in a 401: its first 6 characters (8 for ``sk-proj-`` keys), a ``*``
+    for each hidden one, its last 4 (``sk-tes*********T123``)."""
     if not key:
         return "<none>"
-    if len(key) <= 8:
+    if len(key) <= 12:
         return "*" * len(key)
-    return f"{key[:3]}{'*' * 12}{key[-4:]}"
+    shown = 8 if key.startswith("sk-proj-") else 6
+    return f"{key[:shown]}{'*' * (len(key) - shown - 4)}{key[-4:]}"
 
 
 def markdown_chunks(n: int, words: int = 3) -> list[str]:
@@ -376,9 +412,16 @@ class BaseHandler(BaseHTTPRequestHandler):
 
     def _error_headers(self, reply: Reply) -> dict[str, str]:
         headers = {}
-        if reply.retry_after is not None:
-            ra = reply.retry_after
+        ra = reply.retry_after
+        if reply.retry_after_date is not None:
+            headers["retry-after"] = http_date(reply.retry_after_date)
+        elif isinstance(ra, str):
+            headers["retry-after"] = ra
+        elif ra is not None:
             headers["retry-after"] = str(int(ra)) if float(ra).is_integer() else str(ra)
+        if reply.retry_after_ms is not None:
+            ms = reply.retry_after_ms
+            headers["retry-after-ms"] = str(int(ms)) if float(ms).is_integer() else str(ms)
         return headers
 
     def _start_stream(self, content_type: str, reply: Reply | None = None, status: int = 200) -> None:
@@ -413,21 +456,37 @@ class BaseHandler(BaseHTTPRequestHandler):
             except OSError as exc:
                 raise StopRequest from exc
 
-    def _write_items(self, reply: Reply, items: Iterable[StreamItem]) -> None:
-        """Write a stream's items; for a failing ``kind``, stop before counted piece number ``cut_after``."""
+    def _write_items(self, reply: Reply, items: Iterable[StreamItem], garbage: bytes = SSE_GARBAGE) -> None:
+        """Write a stream's items; for a failing ``kind``, stop before counted piece number ``cut_after``
+        (``"garbage"``: inject the garbage there and go on); stall before piece number ``stall_after``."""
         sent = 0
+        injected = stalled = False
         for item in items:
             if item.counted:
-                if reply.kind != "ok" and sent >= reply.cut_after:
+                if reply.stall_after is not None and not stalled and sent >= reply.stall_after:
+                    stalled = True
+                    self._stall(reply.stall_seconds)
+                if reply.kind == "garbage" and not injected and sent >= reply.cut_after:
+                    injected = True
+                    self._write(reply.garbage if reply.garbage is not None else garbage)
+                elif reply.kind not in COMPLETE_KINDS and sent >= reply.cut_after:
                     break
                 if sent:
                     self._sleep(reply.delay)
                 sent += 1
             self._write(item.data)
+        if reply.stall_after is not None and not stalled:  # fewer pieces than stall_after: stall before the end
+            self._stall(reply.stall_seconds)
+        if reply.kind == "garbage" and not injected:
+            self._write(reply.garbage if reply.garbage is not None else garbage)
 
-    def _stream_items(self, content_type: str, reply: Reply, items: Iterable[StreamItem], opening: str = "") -> bool:
+    def _stream_items(
+        self, content_type: str, reply: Reply, items: Iterable[StreamItem], opening: str = "",
+        garbage: bytes = SSE_GARBAGE,
+    ) -> bool:
         """Headers, then ``opening`` and the items, honouring the failure modes every format shares (silent,
-        cut off, hang). True when the stream goes on: the caller sends its error event or its ending."""
+        cut off, hang, garbage, stall). True when the stream goes on: the caller sends its error event or its
+        ending. ``garbage`` is the format's default line for ``kind="garbage"``."""
         self._start_stream(content_type, reply)
         if reply.kind == "silent":
             self._hang(reply)
@@ -435,7 +494,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         self._sleep(reply.first_delay)
         if opening:
             self._write(opening)
-        self._write_items(reply, items)
+        self._write_items(reply, items, garbage)
         return not self._ended_early(reply)
 
     # ---------------------------------------------------------------- failure modes
@@ -469,6 +528,16 @@ class BaseHandler(BaseHTTPRequestHandler):
         """A failing ``kind`` on a non-stream request; all look like a dead socket. True when handled."""
         if reply.kind == "ok":
             return False
+        if reply.kind == "garbage":  # a 200 whose body is not the format at all
+            self._sleep(reply.first_delay)
+            data = reply.garbage if reply.garbage is not None else b"<html>oops</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            return True
         if reply.kind == "silent":
             self._silent(reply, "application/json")
             return True
@@ -484,12 +553,12 @@ class BaseHandler(BaseHTTPRequestHandler):
         self._start_stream(content_type, reply)
         self._hang(reply)
 
-    def _hang(self, reply: Reply) -> None:
-        """Send nothing more until ``hang_seconds`` pass, the server stops, or the client hangs up."""
-        deadline = time.monotonic() + reply.hang_seconds
+    def _wait_quietly(self, seconds: float) -> bool:
+        """Send nothing for ``seconds``; False as soon as the server stops or the client hangs up."""
+        deadline = time.monotonic() + seconds
         stopping = self.server.fake._stopping
         while not stopping.is_set() and time.monotonic() < deadline:
-            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            readable, _, _ = select.select([self.connection], [], [], min(0.05, max(0.0, deadline - time.monotonic())))
             if readable:
                 try:
                     data = self.connection.recv(1, socket.MSG_PEEK)
@@ -497,9 +566,20 @@ class BaseHandler(BaseHTTPRequestHandler):
                     data = b""
                 if not data:  # orderly close or reset: the client gave up (timeout / cancel)
                     self._request.client_gone = True
-                    break
-                stopping.wait(0.05)  # client sent something (pipelining): keep hanging
+                    return False
+                stopping.wait(0.05)  # client sent something (pipelining): keep waiting
+        return not stopping.is_set()
+
+    def _hang(self, reply: Reply) -> None:
+        """Send nothing more until ``hang_seconds`` pass, the server stops, or the client hangs up."""
+        self._wait_quietly(reply.hang_seconds)
         self._cut()
+
+    def _stall(self, seconds: float) -> None:
+        """Burst then stall: nothing for ``seconds``, then the stream goes on (unless stopped / abandoned)."""
+        if seconds > 0 and not self._wait_quietly(seconds):
+            self._cut()
+            raise StopRequest
 
 
 class LoopbackServer:

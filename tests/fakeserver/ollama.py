@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from .base import BaseHandler, RecordedRequest, Reply, StreamItem, estimate_input_tokens
+from .base import NDJSON_GARBAGE, BaseHandler, RecordedRequest, Reply, StreamItem, estimate_input_tokens
 
 __all__ = ["DEFAULT_OLLAMA_MODELS", "OllamaRoutes"]
 
@@ -167,7 +167,7 @@ class OllamaRoutes(BaseHandler):
             if tool_calls:
                 yield StreamItem(json.dumps(line("", False, calls=tool_calls)) + "\n")
 
-        if not self._stream_items("application/x-ndjson", reply, items()):
+        if not self._stream_items("application/x-ndjson", reply, items(), garbage=NDJSON_GARBAGE):
             return
         if reply.kind == "error_event":
             self._write(

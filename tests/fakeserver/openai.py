@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from .base import (
+    COMPLETE_KINDS,
     BaseHandler,
     RecordedRequest,
     Reply,
@@ -185,7 +186,7 @@ class OpenAIRoutes(BaseHandler):
                 # Without tool calls the finish reason rides on the last piece.
                 pieces = reply.answer_chunks()
                 for i, piece in enumerate(pieces):
-                    last = i == len(pieces) - 1 and not tool_calls and reply.kind == "ok"
+                    last = i == len(pieces) - 1 and not tool_calls and reply.kind in COMPLETE_KINDS
                     yield StreamItem(event({"content": piece}, finish if last else None))
             for index, call in enumerate(tool_calls):
                 if index or not header_sent:

@@ -1,6 +1,7 @@
 """The fake LLM server: the three wire formats' routes on one loopback port, scripted with :class:`Reply`.
 
-Run in the foreground: ``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S]``.
+Run in the foreground: ``python -m tests.fakeserver --port 8765 [--chunks N] [--delay S] [--hostile]
+[--stall-after N --stall-seconds S]``.
 """
 
 from __future__ import annotations
@@ -167,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finish-reason", default="stop", help="default reply's finish: stop or length")
     parser.add_argument("--replay", default=None, metavar="RECORDING.json",
                         help="answer every POST with this recorded response instead (tests/corpus/recordings)")
+    parser.add_argument("--hostile", action="store_true",
+                        help="default reply: terminal escapes, console markup, bidi overrides and lone surrogates "
+                        "(tests/fakeserver/hostile.py)")
+    parser.add_argument("--stall-after", type=int, default=None, metavar="N",
+                        help="burst then stall: send N chunks at once, then nothing for --stall-seconds, then the rest")
+    parser.add_argument("--stall-seconds", type=float, default=5.0, metavar="S",
+                        help="how long --stall-after stalls (default 5)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
     if args.replay:
@@ -184,8 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         default.text = "".join(default.chunks)
     elif args.text is not None:
         default.text = args.text
+    if args.hostile:
+        from .hostile import HOSTILE_REPLY
+
+        hostile = HOSTILE_REPLY()
+        default.chunks, default.text = hostile.chunks, hostile.text
     default.reasoning = args.reasoning
     default.finish_reason = args.finish_reason
+    default.stall_after = args.stall_after
+    default.stall_seconds = args.stall_seconds
     server.default = default
     server.start()
     print(f"fake LLM server on {server.url}", flush=True)
