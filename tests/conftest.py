@@ -42,10 +42,18 @@ def llm(server):
 
 @pytest.fixture
 def memkeyring():
+    from agentspace_tui.config import keys
+
     previous = keyring.get_keyring()
     backend = MemoryKeyring()
     keyring.set_keyring(backend)
+    # trusted like an OS keyring for this test only (config/keys.py keeps an explicit allowlist of backends)
+    name = f"{MemoryKeyring.__module__}.{MemoryKeyring.__qualname__}"
+    added = name not in keys.TRUSTED_BACKENDS
+    keys.TRUSTED_BACKENDS.add(name)
     yield backend
+    if added:
+        keys.TRUSTED_BACKENDS.discard(name)
     keyring.set_keyring(previous)
 
 

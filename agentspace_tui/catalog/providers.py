@@ -5,6 +5,9 @@ Configured endpoints (``[providers.NAME]`` in config.toml) extend or override th
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass, field, replace
 
 
@@ -54,49 +57,120 @@ class ProviderConfigError(ValueError):
     pass
 
 
-def apply_config(providers: dict[str, ProviderSpec], table: dict[str, dict]) -> dict[str, ProviderSpec]:
+CONTEXT_WINDOW_MAX = 100_000_000  # tokens
+PROVIDER_FIELDS = ("kind", "label", "api_base", "api_key_env", "models", "context_window", "local")
+TOP_LEVEL_KEYS = ("default_model", "system_prompt", "request_timeout", "max_retries", "providers", "keybindings")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def toml_repr(value: object, limit: int = 60) -> str:
+    """``value`` as it would be written in config.toml, shortened to ``limit`` characters (for messages)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, float):
+        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k} = {toml_repr(v, limit)}" for k, v in value.items()) + "}"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(toml_repr(v, limit) for v in value) + "]"
+    else:  # dates and times
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fields(name: str, conf: dict) -> dict:
+    """The checked values of one ``[providers.NAME]`` table (only the keys it sets)."""
+
+    def bad(key: str, allowed: str) -> ProviderConfigError:
+        return ProviderConfigError(f"providers.{name}.{key} = {toml_repr(conf[key])} is not allowed: {allowed}")
+
+    for key in conf:
+        if key not in PROVIDER_FIELDS:
+            hint = (f" ({key} is a top-level setting: in TOML it belongs above the first [table])"
+                    if key in TOP_LEVEL_KEYS else "")
+            raise ProviderConfigError(
+                f"providers.{name}.{key} is not a provider setting; use {', '.join(PROVIDER_FIELDS)}{hint}"
+            )
+    out: dict = {}
+    if "kind" in conf:
+        if conf["kind"] not in ENDPOINT_KINDS:
+            raise bad("kind", " or ".join(f'"{k}"' for k in ENDPOINT_KINDS))
+        out["kind"] = conf["kind"]
+    if "label" in conf:
+        if not isinstance(conf["label"], str) or not conf["label"].strip():
+            raise bad("label", "a name to show for the provider")
+        out["label"] = conf["label"].strip()
+    if "api_base" in conf:
+        value = conf["api_base"]
+        if not isinstance(value, str) or not value.strip().lower().startswith(("http://", "https://")):
+            raise bad("api_base", 'the endpoint\'s URL, such as "http://localhost:1234/v1"')
+        out["api_base"] = value.strip()
+    if "api_key_env" in conf:
+        value = conf["api_key_env"]
+        if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+            raise bad("api_key_env", 'the name of an environment variable, such as "MY_API_KEY"')
+        out["api_key_env"] = value
+    if "models" in conf:
+        value = conf["models"]
+        if not isinstance(value, list) or not all(isinstance(m, str) and m.strip() for m in value):
+            raise bad("models", 'a list of model names, such as ["qwen2.5-7b-instruct"]')
+        out["models"] = tuple(m.strip() for m in value)
+    if "context_window" in conf:
+        value = conf["context_window"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= CONTEXT_WINDOW_MAX:
+            raise bad("context_window", f"a whole number of tokens from 1 to {CONTEXT_WINDOW_MAX}")
+        out["context_window"] = value
+    if "local" in conf:
+        if not isinstance(conf["local"], bool):
+            raise bad("local", "true or false")
+        out["local"] = conf["local"]
+    return out
+
+
+def apply_config(providers: dict[str, ProviderSpec], table: dict) -> dict[str, ProviderSpec]:
     """Merge ``[providers.NAME]`` tables into the presets; unknown names become endpoints of their ``kind``."""
     merged = dict(providers)
     for name, conf in table.items():
         if not isinstance(conf, dict):
-            raise ProviderConfigError(f"[providers.{name}] must be a table")
-        if ":" in name or "/" in name:
-            raise ProviderConfigError(f"provider name {name!r} may not contain ':' or '/'")
-        key_env = conf.get("api_key_env")
-        models = tuple(str(m) for m in conf.get("models", ()))
-        window = conf.get("context_window")
+            raise ProviderConfigError(f"providers.{name} = {toml_repr(conf)} is not allowed: a [providers.{name}] table")
+        if not name.strip() or any(ch in name for ch in ":/") or any(ch.isspace() for ch in name):
+            raise ProviderConfigError(f"provider name {name!r} may not be empty nor contain ':', '/' or spaces")
+        fields = _fields(name, conf)
+        key_env = fields.get("api_key_env")
+        models = fields.get("models", ())
+        window = fields.get("context_window")
         base = merged.get(name)
         if base is not None:
             changes: dict = {}
-            if conf.get("api_base"):
-                changes["api_base"] = str(conf["api_base"])
+            if fields.get("api_base"):
+                changes["api_base"] = fields["api_base"]
             if key_env:
-                changes["key_envs"] = (str(key_env),) + base.key_envs
+                changes["key_envs"] = (key_env,) + base.key_envs
             if models:
                 changes["models"] = models
             if window:
-                changes["context_window"] = int(window)
+                changes["context_window"] = window
             merged[name] = replace(base, **changes)
             continue
-        kind = str(conf.get("kind", "openai"))
-        if kind not in ENDPOINT_KINDS:
-            raise ProviderConfigError(
-                f"[providers.{name}] kind must be one of {', '.join(ENDPOINT_KINDS)}, not {kind!r}"
-            )
-        if not conf.get("api_base"):
+        kind = fields.get("kind", "openai")
+        if not fields.get("api_base"):
             raise ProviderConfigError(f"[providers.{name}] needs api_base (the endpoint's URL)")
-        local = bool(conf.get("local", False))
+        local = fields.get("local", False)
         merged[name] = ProviderSpec(
             name=name,
-            label=str(conf.get("label", name)),
+            label=fields.get("label", name),
             litellm_prefix=ENDPOINT_KINDS[kind],
             catalog_provider=None,
-            key_envs=(str(key_env),) if key_env else (),
-            api_base=str(conf["api_base"]),
+            key_envs=(key_env,) if key_env else (),
+            api_base=fields["api_base"],
             local=local,
             needs_key=bool(key_env) and not local,
             models=models,
-            context_window=int(window) if window else None,
+            context_window=window,
             custom=True,
         )
     return merged

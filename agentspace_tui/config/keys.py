@@ -1,7 +1,7 @@
 """API keys: the providers' usual environment variables first, then the system keyring.
 
-Keys are never written to a file of ours. Where the machine has no keyring backend we say so and name the
-environment variable to set instead.
+Keys are never written to a file of ours, nor to a "keyring" that is only a file (see TRUSTED_BACKENDS). Where
+the machine has no trusted keyring backend we say so and name the environment variable to set instead.
 """
 
 from __future__ import annotations
@@ -24,29 +24,108 @@ class ResolvedKey:
     source: str  # "env:VAR" | "keyring" | "none" | "not needed"
 
 
+# Keyring backends that keep keys in the operating system's credential store (encrypted by it, unlocked with the
+# login): Secret Service (GNOME Keyring, KeePassXC, ...) directly or through libsecret, KWallet, the macOS
+# Keychain and the Windows Credential Locker. Anything else is refused, for writing and for reading: with
+# keyrings.alt installed (common on Debian) the default backend is its PlaintextKeyring, a base64 "keyring" in a
+# plain file, and `keys set` would say "stored in the system keyring" for a key sitting in ~/.local/share. The
+# same goes for its EncryptedKeyring file (its own password prompt, its own file), the null and fail backends and
+# unknown third-party backends.
+#
+# Matched by the backend's exact class (module.qualname), not isinstance: a subclass can store keys anywhere.
+# It is an allowlist we own, not an attribute a backend declares about itself, so that trust is decided here
+# rather than claimed by whatever backend is installed. Tests extend it for their in-memory backend for the
+# duration of a test only (the ``memkeyring`` fixture in tests/conftest.py); nothing else adds to it.
+TRUSTED_BACKENDS: set[str] = {
+    "keyring.backends.SecretService.Keyring",
+    "keyring.backends.libsecret.Keyring",
+    "keyring.backends.kwallet.DBusKeyring",
+    "keyring.backends.kwallet.DBusKeyringKWallet4",
+    "keyring.backends.macOS.Keyring",
+    "keyring.backends.Windows.WinVaultKeyring",
+}
+
+# why some well-known backends are refused, for the one-line message
+_REFUSED_BECAUSE = {
+    "keyrings.alt.file.PlaintextKeyring": "keeps keys in a plain file",
+    "keyrings.alt.file.EncryptedKeyring": "keeps keys in a file of its own",
+    "keyrings.alt.Windows.EncryptedKeyring": "keeps keys in a file of its own",
+    "keyring.backends.null.Keyring": "is switched off (it stores nothing)",
+}
+
+
 def _keyring():
     import keyring
 
     return keyring
 
 
-def keyring_available() -> tuple[bool, str]:
-    """(usable, reason). A headless Linux box usually has no backend at all."""
-    try:
-        kr = _keyring()
-        backend = kr.get_keyring()
-    except Exception as exc:  # broken keyring installs raise all sorts of things
-        return False, f"keyring failed to load ({type(exc).__name__})"
+def _class_name(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _is_chainer(backend: object) -> bool:
+    from keyring.backends.chainer import ChainerBackend
+
+    return isinstance(backend, ChainerBackend)  # only its list of children is used, never its own methods
+
+
+def _trusted_backends(backend: object) -> list:
+    """The backends keys may be stored in and read from: ``backend`` itself, or a chainer's trusted children."""
+    if _is_chainer(backend):
+        return [child for child in getattr(backend, "backends", ()) if _class_name(child) in TRUSTED_BACKENDS]
+    return [backend] if _class_name(backend) in TRUSTED_BACKENDS else []
+
+
+def _refusal_reason(backend: object) -> str:
     from keyring.backends import fail
 
     if isinstance(backend, fail.Keyring):
-        return False, "this machine has no system keyring backend"
-    return True, type(backend).__name__
+        return "this machine has no system keyring backend"
+    if _is_chainer(backend):
+        children = [_class_name(child) for child in getattr(backend, "backends", ())]
+        if not children:
+            return "this machine has no system keyring backend"
+        return f"none of the keyring backends found ({', '.join(children)}) is a system keyring"
+    name = _class_name(backend)
+    because = _REFUSED_BECAUSE.get(name, "is not one agentspace-tui trusts")
+    return f"the keyring backend {name} {because}, not a system keyring"
+
+
+def _usable_backends() -> tuple[list, str]:
+    """(trusted backends, reason when there are none)."""
+    try:
+        backend = _keyring().get_keyring()
+        trusted = _trusted_backends(backend)
+        reason = "" if trusted else _refusal_reason(backend)
+    except Exception as exc:  # broken keyring installs raise all sorts of things
+        return [], f"keyring failed to load ({type(exc).__name__})"
+    return trusted, reason
+
+
+def keyring_available() -> tuple[bool, str]:
+    """(usable, reason). A headless Linux box usually has no backend at all, or only a plaintext file one."""
+    trusted, reason = _usable_backends()
+    if not trusted:
+        return False, reason
+    return True, type(trusted[0]).__name__
 
 
 def _no_keyring_message(spec: ProviderSpec, reason: str) -> str:
     env = spec.key_env or f"{spec.name.upper()}_API_KEY"
     return f"{reason}; set {env} in your environment instead (agentspace-tui never stores keys in its own files)"
+
+
+def _stored_key(name: str) -> str | None:
+    for backend in _usable_backends()[0]:  # an untrusted backend is never read: its keys are not ours to use
+        try:
+            stored = backend.get_password(KEYRING_SERVICE, name)
+        except Exception:
+            continue
+        if stored:
+            return stored
+    return None
 
 
 def resolve_key(spec: ProviderSpec, *, use_keyring: bool = True) -> ResolvedKey:
@@ -57,10 +136,7 @@ def resolve_key(spec: ProviderSpec, *, use_keyring: bool = True) -> ResolvedKey:
         if value:
             return ResolvedKey(value, f"env:{env}")
     if use_keyring:
-        try:
-            stored: str | None = _keyring().get_password(KEYRING_SERVICE, spec.name)
-        except Exception:
-            stored = None
+        stored = _stored_key(spec.name)
         if stored:
             return ResolvedKey(stored, "keyring")
     if not spec.needs_key:
@@ -74,24 +150,26 @@ def set_key(spec: ProviderSpec, value: str) -> None:
         raise KeyStoreError("empty key: nothing stored")
     if any(ch.isspace() for ch in value):
         raise KeyStoreError("the key contains whitespace; paste only the key itself")
-    ok, reason = keyring_available()
-    if not ok:
+    trusted, reason = _usable_backends()
+    if not trusted:
         raise KeyStoreError(_no_keyring_message(spec, reason))
     try:
-        _keyring().set_password(KEYRING_SERVICE, spec.name, value)
+        trusted[0].set_password(KEYRING_SERVICE, spec.name, value)  # straight to it, never through a chainer
     except Exception as exc:
         raise KeyStoreError(_no_keyring_message(spec, f"the keyring refused the key ({type(exc).__name__})")) from None
 
 
 def delete_key(spec: ProviderSpec) -> bool:
-    ok, reason = keyring_available()
-    if not ok:
+    trusted, reason = _usable_backends()
+    if not trusted:
         raise KeyStoreError(_no_keyring_message(spec, reason))
-    kr = _keyring()
-    try:
-        if kr.get_password(KEYRING_SERVICE, spec.name) is None:
-            return False
-        kr.delete_password(KEYRING_SERVICE, spec.name)
-    except Exception as exc:
-        raise KeyStoreError(f"the keyring could not delete the {spec.name} key ({type(exc).__name__})") from None
-    return True
+    deleted = False
+    for backend in trusted:
+        try:
+            if backend.get_password(KEYRING_SERVICE, spec.name) is None:
+                continue
+            backend.delete_password(KEYRING_SERVICE, spec.name)
+        except Exception as exc:
+            raise KeyStoreError(f"the keyring could not delete the {spec.name} key ({type(exc).__name__})") from None
+        deleted = True
+    return deleted
