@@ -1,15 +1,53 @@
-"""Plain-text formatting shared by the CLI and the TUI (no Rich, no Textual)."""
+"""Plain-text formatting shared by the CLI and the TUI (no Rich, no Textual).
+
+Text from models, users, files and config that these helpers put into a line (model ids, titles, tool calls)
+comes out through ``text_safety.for_terminal``: control characters visible, never live.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from typing import Any
 
 from .pricing import format_cost
+from .text_safety import for_terminal, repair
 
 __all__ = [
     "format_cost", "format_tokens", "format_window", "format_time", "table", "reply_summary", "format_bytes",
-    "usage_estimated", "reply_outcome", "outcome_notice", "tool_call_lines",
+    "usage_estimated", "reply_outcome", "outcome_notice", "tool_call_lines", "one_line", "repaired",
 ]
+
+
+def one_line(text: object) -> str:
+    """``text`` safe for a terminal and on one line: controls visible, newlines and tabs as spaces."""
+    shown = for_terminal(str(text))
+    if "\n" in shown or "\t" in shown:
+        shown = shown.replace("\n", " ").replace("\t", " ")
+    return shown
+
+
+def repaired(data: Any) -> Any:
+    """``data`` (JSON-like: dicts, lists, strings) with every string's lone surrogates repaired, for JSON
+    output that strict UTF-8 writers and parsers accept. Control characters stay: JSON escapes them."""
+    if isinstance(data, str):
+        return repair(data)
+    if isinstance(data, dict):
+        return {repaired(k): repaired(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [repaired(v) for v in data]
+    return data
+
+
+_RAW_CONTROL = re.compile(r"[\x7f-\x9f]")  # JSON escapes C0 controls itself, not DEL and the C1 range
+
+
+def json_text(data: Any, *, indent: int | None = 2) -> str:
+    """JSON for stdout and files: lone surrogates repaired, and no raw control character a terminal would
+    act on (a 0x9b is a one-byte CSI on some terminals), while the rest of the text stays readable."""
+    text = json.dumps(repaired(data), indent=indent, ensure_ascii=False)
+    return _RAW_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def format_tokens(n: int | None) -> str:
@@ -43,7 +81,9 @@ def format_time(ts: float | None) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """Aligned columns; every cell is made one safe line (titles and model ids come from users and models)."""
     right = right or set()
+    rows = [[one_line(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -80,7 +120,8 @@ def reply_outcome(reply: dict) -> tuple[str, str] | None:
 
 def tool_call_lines(reply: dict) -> list[str]:
     """``name(arguments)`` for each tool call the model asked for."""
-    return [f"{c.get('name') or '?'}({c.get('arguments') or ''})" for c in reply.get("tool_calls") or []]
+    return [f"{one_line(c.get('name') or '?')}({one_line(c.get('arguments') or '')})"
+            for c in reply.get("tool_calls") or []]
 
 
 def outcome_notice(reply: dict) -> str | None:
@@ -100,7 +141,7 @@ def reply_summary(reply: dict) -> str:
 
     Estimated token counts and the costs computed from them carry "est."; a cost the provider billed in the
     stream says so."""
-    parts = [reply.get("model") or "?"]
+    parts = [one_line(reply.get("model") or "?")]
     usage = reply.get("usage") or {}
     estimated = usage_estimated(reply)
     if usage:
@@ -126,7 +167,7 @@ def reply_summary(reply: dict) -> str:
         parts.append(f"{usage['output_tokens'] / (duration - ttft):.0f} tok/s")
     status = reply.get("status")
     if status and status not in ("complete", "streaming"):
-        parts.append(status)
+        parts.append(one_line(status))
     outcome = reply_outcome(reply)
     if outcome is not None:
         parts.append(outcome[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 
-from .models import ModelError, ModelInfo, catalog_entries, info_from_entry, split_id
+from .models import ModelError, ModelInfo, catalog_entries, check_model_id, info_from_entry, split_id
 from .ollama import OllamaModel, discover, normalize_host
 from .providers import ProviderSpec
 
@@ -58,6 +58,7 @@ class Catalog:
     def resolve(self, model_id: str) -> ModelInfo:
         if not model_id or not model_id.strip():
             raise ModelError("no model given")
+        model_id = check_model_id(model_id)
         provider, name = split_id(model_id, self.providers)
         if provider is not None:
             return self._info(self.providers[provider], name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..catalog.providers import ProviderSpec
@@ -10,6 +11,30 @@ from .litellm_map import model_map
 
 class ModelError(Exception):
     """An unknown or malformed model id, with a one-line message (and suggestions where we have them)."""
+
+
+MAX_ID_LENGTH = 200
+# provider and model name: ASCII letters, digits and . _ : / @ + -  (Ollama's "hf.co/user/model:Q4_K_M",
+# OpenRouter's "meta-llama/llama-3.1-8b-instruct:free"); no spaces, brackets, quotes or control characters
+_ID_RE = re.compile(r"[A-Za-z0-9._:/@+-]+")
+ID_RULE = f"use only ASCII letters, digits and . _ : / @ + - (at most {MAX_ID_LENGTH} characters)"
+
+
+def shown_id(model_id: str, limit: int = 60) -> str:
+    """A model id quoted for a one-line message: repr escapes controls and lone surrogates, long ids are cut."""
+    cut = model_id if len(model_id) <= limit else model_id[:limit] + "…"
+    return repr(cut)
+
+
+def check_model_id(model_id: str) -> str:
+    """``model_id`` without surrounding spaces, or ModelError when it has characters no model id has.
+
+    Ids are shown in titles, toasts and tables and stored with the session: refusing them here, where every
+    id is resolved, keeps markup (``[/]``) and control sequences out of all of them."""
+    text = model_id.strip()
+    if len(text) > MAX_ID_LENGTH or not _ID_RE.fullmatch(text):
+        raise ModelError(f"invalid model id {shown_id(text)}: {ID_RULE}")
+    return text
 
 
 @dataclass(frozen=True)

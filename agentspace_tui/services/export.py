@@ -1,11 +1,16 @@
-"""Export a session as Markdown (each reply names its model) or JSON. Never includes keys: none are stored."""
+"""Export a session as Markdown (each reply names its model) or JSON. Never includes keys: none are stored.
+
+Model text is untrusted: the Markdown (also what ``sessions show`` prints) goes through ``for_terminal``, so no
+byte of it acts as a control sequence in a terminal or a pager; the JSON keeps the text as data (JSON escapes
+controls) with lone surrogates repaired and C1 controls escaped too.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 
-from ..formatting import format_time, outcome_notice, reply_summary
+from ..formatting import format_time, json_text, outcome_notice, reply_summary
+from ..text_safety import for_terminal
 
 
 def to_markdown(session: dict, messages: list[dict]) -> str:
@@ -34,8 +39,8 @@ def to_markdown(session: dict, messages: list[dict]) -> str:
             if notice:
                 lines += ["", f"> {notice}"]
             lines += ["", f"_{reply_summary(msg)}_", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return for_terminal("\n".join(lines).rstrip() + "\n")
 
 
 def to_json(session: dict, messages: list[dict]) -> str:
-    return json.dumps({"session": session, "messages": messages}, indent=2, ensure_ascii=False)
+    return json_text({"session": session, "messages": messages})

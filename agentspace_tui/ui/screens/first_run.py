@@ -22,7 +22,9 @@ from textual.worker import Worker, WorkerState
 
 from ...catalog.providers import ProviderStatus
 from ...config import keys as keystore
+from ...formatting import one_line
 from ...services.core import Services
+from ...text_safety import for_terminal
 
 CONTINUE_ID = "__continue__"
 INTRO = "agentspace-tui needs one provider: paste an API key, set an env var, or start Ollama."
@@ -64,9 +66,9 @@ class ProviderRow:
     def prompt(self) -> Text:
         line = Text()
         line.append("✓ " if self.usable else "✗ ", style="bold green" if self.usable else "bold red")
-        line.append(f"{self.status.label:<18}", style="bold")
+        line.append(f"{one_line(self.status.label):<18}", style="bold")  # labels (config), model names (Ollama)
         line.append(" ")
-        line.append(self.describe(), style="" if self.usable else "dim")
+        line.append(one_line(self.describe()), style="" if self.usable else "dim")
         return line
 
 
@@ -180,13 +182,13 @@ class KeysScreen(ModalScreen[bool]):
             if keyring_ok
             else f"No system keyring on this machine ({reason}): set the provider's env var instead."
         )
-        self.query_one("#keys-keyring", Static).update(note)
+        self.query_one("#keys-keyring", Static).update(for_terminal(note))
         if message is not None:
             self._set_message(message)
 
     def _set_message(self, text: str, *, error: bool = False) -> None:
         widget = self.query_one("#keys-message", Static)
-        widget.update(text)
+        widget.update(for_terminal(text))
         widget.set_class(error, "error")
 
     def _row(self, name: str | None) -> ProviderRow | None:
@@ -217,7 +219,7 @@ class KeysScreen(ModalScreen[bool]):
         if status.key_source.startswith("env:"):
             label += f" {status.key_source[4:]} is set and takes precedence over the keyring."
         self._entry_provider = status.name
-        self.query_one("#keys-entry-label", Static).update(label)
+        self.query_one("#keys-entry-label", Static).update(for_terminal(label))
         self.query_one("#keys-entry").display = True
         key_input = self.query_one("#keys-input", Input)
         key_input.value = ""

@@ -1,7 +1,9 @@
 """Model switcher: pick the model for the next request, with a fuzzy filter and per-model cost of that request.
 
 Pure UI over its constructor arguments: no I/O, no litellm. Every row is a ``rich.text.Text`` built from parts
-(markup never parsed), because model ids are untrusted text and may contain ``[``.
+(markup never parsed), because model ids are untrusted text and may contain ``[``; ids and labels from the
+config or a local server are shown with control characters made visible. A typed id is offered only when it
+is a well-formed model id (``catalog.models.check_model_id``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...catalog.models import ID_RULE, ModelError, check_model_id
 from ...catalog.providers import BUILTIN_PROVIDERS
-from ...formatting import format_cost, format_tokens
+from ...formatting import format_cost, format_tokens, one_line
 from ...services.core import ModelChoice
 
 CURRENT_MARK = "●"
@@ -148,7 +151,7 @@ def share_text(used_fraction: float | None, excluded: int) -> tuple[str, str] | 
 
 def provider_label(provider: str) -> str:
     spec = BUILTIN_PROVIDERS.get(provider)
-    return spec.label if spec is not None else provider
+    return spec.label if spec is not None else one_line(provider)
 
 
 def row_text(choice: ModelChoice, estimate: tuple[float | None, float | None, int], *, current: bool) -> Text:
@@ -159,7 +162,7 @@ def row_text(choice: ModelChoice, estimate: tuple[float | None, float | None, in
     sep = (" · ", STYLE_DIM)
     parts: list[tuple[str, str] | str] = [
         (f"{CURRENT_MARK} " if current else "  ", STYLE_CURRENT),
-        (info.id, STYLE_ID),
+        (one_line(info.id), STYLE_ID),
         ("  ", ""),
         (provider_label(info.provider), STYLE_DIM),
     ]
@@ -185,7 +188,7 @@ def custom_row_text(model_id: str) -> Text:
     return Text.assemble(
         ("+ ", STYLE_CURRENT),
         ("Use '", ""),
-        (model_id, STYLE_ID),
+        (one_line(model_id), STYLE_ID),
         ("' as model id", ""),
         ("\n  not in the catalog: window and price unknown", STYLE_DIM),
     )
@@ -269,7 +272,21 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
         head, found, tail = text.partition(":")
         if not found or not head or not tail or any(c.isspace() for c in text):
             return None
+        if ModelSwitcherScreen.invalid_id(text):  # "openai:[/]": refused here, not after Enter
+            return None
         return None if text in ids else text
+
+    @staticmethod
+    def invalid_id(query: str) -> bool:
+        """The filter text is meant as a model id (``provider:name``, no spaces) but is not a valid one."""
+        text = query.strip()
+        if ":" not in text or any(c.isspace() for c in text):
+            return False
+        try:
+            check_model_id(text)
+        except ModelError:
+            return True
+        return False
 
     # -- widgets ---------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -277,7 +294,7 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
             title = Text.assemble(("Model for the next request", "bold"))
             if self._current:
                 title.append("   current: ", style=STYLE_DIM)
-                title.append(self._current, style=STYLE_CURRENT)
+                title.append(one_line(self._current), style=STYLE_CURRENT)
             yield Static(title, id="switcher-title")
             yield Input(placeholder="Filter models: provider, name…", id="switcher-filter")
             yield Static("", id="switcher-count")
@@ -311,6 +328,8 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
         count = f"{len(indexes)} of {len(self._choices)} models"
         if custom is not None:
             count += " · Enter uses the typed id"
+        elif self.invalid_id(query):
+            count += f" · not a valid model id: {ID_RULE}"
         self.query_one("#switcher-count", Static).update(Text(count), layout=False)  # fixed height: no relayout
 
     # -- events and actions ----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``SessionsScreen`` dismisses with a ``SessionAction`` ("open" a session id, or start a "new" one) or None when
 closed with Escape. Every store call runs in a thread worker; results come back through ``call_from_thread``.
-Titles and models are user/model text: they are rendered as ``rich.text.Text`` (markup off).
+Titles and models are user/model text: they are rendered as ``rich.text.Text`` (markup off), on one line,
+with control characters made visible (``formatting.one_line``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ...formatting import format_cost, format_time
+from ...formatting import format_cost, format_time, one_line
 from ...services.core import Services
+from ...text_safety import for_terminal
 
 SEARCH_DEBOUNCE = 0.15  # seconds of quiet typing before a search runs
 UNTITLED = "(untitled)"
@@ -45,7 +47,7 @@ class SessionAction:
 
 
 def session_title(session: dict) -> str:
-    return (session.get("title") or "").strip() or UNTITLED
+    return one_line((session.get("title") or "").strip()) or UNTITLED
 
 
 def session_cost(session: dict) -> str:
@@ -69,7 +71,7 @@ def session_prompt(session: dict, *, current: bool) -> Text:
     count = int(session.get("messages") or 0)
     details = " · ".join(
         [
-            session.get("model") or "default model",
+            one_line(session.get("model") or "default model"),
             f"updated {format_time(session.get('updated_at'))}",
             f"{count} message{'' if count == 1 else 's'}",
             f"cost {session_cost(session)}",
@@ -113,7 +115,7 @@ class RenameScreen(ModalScreen[str | None]):
 
     def __init__(self, title: str | None) -> None:
         super().__init__()
-        self._initial = title or ""
+        self._initial = one_line(title or "")  # the title as shown: controls visible
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -157,7 +159,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question, id="confirm-question", markup=False)
+            yield Static(for_terminal(self.question), id="confirm-question", markup=False)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -285,7 +287,7 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         return next((s for s in self.sessions if s["id"] == session_id), None)
 
     def _set_message(self, text: str) -> None:
-        self.query_one("#sessions-message", Static).update(text)
+        self.query_one("#sessions-message", Static).update(for_terminal(text))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

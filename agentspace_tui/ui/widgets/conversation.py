@@ -3,7 +3,9 @@
 Finished messages are single ``Static`` widgets holding a Rich ``Markdown`` (rendered once per width, cheap to
 keep). A streaming reply freezes settled Markdown into such segments and re-renders only a short live tail,
 on a timer, so cost per frame stays flat however long the reply or however fast the chunks arrive.
-Model text is untrusted: it is never parsed as Rich markup.
+Model text is untrusted: it is never parsed as Rich markup, and every piece of it (content, reasoning, errors,
+model ids, tool calls, notices) is shown through ``text_safety.for_terminal``, so no byte of it reaches the
+terminal as a control sequence. The Markdown body is made safe in ``MarkdownView``, a segment at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Button, Static
 
-from ...formatting import reply_summary
+from ...formatting import one_line, reply_summary
+from ...text_safety import for_terminal
 from ..markdown_split import MarkdownSplitter
 from .markdown_view import MarkdownView
 from .thinking import ThinkingBlock
@@ -56,6 +59,7 @@ USER_PREVIEW_LINES = 40  # a long user message (a pasted log) shows its head; al
 
 
 def user_text(content: str) -> Text:
+    content = for_terminal(content)
     lines = content.split("\n", USER_PREVIEW_LINES)
     if len(lines) <= USER_PREVIEW_LINES:
         return Text(content)
@@ -79,7 +83,7 @@ class NoticeBlock(Static):
     """An app notice in the conversation (help, errors that are not replies, results of slash commands)."""
 
     def __init__(self, text: str, kind: str = "info") -> None:
-        super().__init__(Text(text), classes=f"notice notice-{kind}")
+        super().__init__(Text(for_terminal(text)), classes=f"notice notice-{kind}")
 
 
 def outcome(message: dict) -> str | None:
@@ -102,8 +106,8 @@ def tool_calls_text(calls: list[dict]) -> Text:
         if len(args) > TOOL_ARGUMENTS_SHOWN:
             args = args[:TOOL_ARGUMENTS_SHOWN] + f"… ({len(args):,} chars)"
         text.append("\n  • ")
-        text.append(str(call.get("name") or "?"), style="bold")
-        text.append(f"({args})")
+        text.append(one_line(call.get("name") or "?"), style="bold")
+        text.append(f"({for_terminal(args)})")
     return text
 
 
@@ -154,7 +158,7 @@ class ReplyBlock(Vertical):
 
     # -- text -----------------------------------------------------------------------------------------
     def _header_text(self) -> Text:
-        model = self.message.get("model") or "assistant"
+        model = one_line(self.message.get("model") or "assistant")
         text = Text.assemble(("● ", "bold"), (model, "bold"))
         status = self.message.get("status")
         if self.streaming:
@@ -174,7 +178,7 @@ class ReplyBlock(Vertical):
         error = self.message.get("error")
         if error:
             text.append("\n")
-            text.append(error, style="bold")
+            text.append(for_terminal(str(error)), style="bold")
         return text
 
     def _apply_status_class(self) -> None:
@@ -212,7 +216,7 @@ class ReplyBlock(Vertical):
         return self.thinking.text if self.thinking is not None else (self.message.get("reasoning") or "")
 
     def note(self, text: str) -> None:
-        self.query_one(".reply-summary", Static).update(Text(text, style="italic"))
+        self.query_one(".reply-summary", Static).update(Text(for_terminal(text), style="italic"))
 
     def _render_tail(self) -> None:
         if self._splitter is None or not self.is_mounted:

@@ -9,7 +9,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...context import Inspection
-from ...formatting import format_bytes, format_cost, format_tokens, format_window
+from ...formatting import format_bytes, format_cost, format_tokens, format_window, one_line
+from ...text_safety import for_terminal
 
 LABELS = {
     "system_prompt": "System prompt",
@@ -32,7 +33,7 @@ def window_bar(fraction: float | None, width: int = 30) -> Text:
 
 
 def render_inspection(insp: Inspection, attachments: list[dict] | None = None) -> Group:
-    head = Text(insp.model, style="bold")
+    head = Text(one_line(insp.model), style="bold")  # ids and file names shown made safe, never as markup
     head.append(f"\nwindow {format_window(insp.context_window)}", style="dim")
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(ratio=1)
@@ -41,12 +42,12 @@ def render_inspection(insp: Inspection, attachments: list[dict] | None = None) -
     grid.add_row(Text("section", style="bold underline"), Text("tokens", style="bold underline"),
                  Text("cost", style="bold underline"))
     for s in insp.sections:
-        label = Text(LABELS.get(s.name, s.name))
+        label = Text(LABELS.get(s.name) or one_line(s.name))
         label.append(f"  {format_bytes(s.bytes)}", style="dim")
         grid.add_row(label, format_tokens(s.tokens), format_cost(s.cost))
         if s.name == "attachments" and attachments:
             for att in attachments:
-                grid.add_row(Text(f"  · {att.get('name')}", style="dim"), "", "")
+                grid.add_row(Text(f"  · {one_line(att.get('name'))}", style="dim"), "", "")
     grid.add_row(Text("Next request", style="bold"), Text(format_tokens(insp.total.tokens), style="bold"),
                  Text(format_cost(insp.total.cost), style="bold"))
     notes = Text()
@@ -68,4 +69,4 @@ class InspectorSidebar(VerticalScroll):
         self.query_one("#inspector-body", Static).update(render_inspection(inspection, attachments))
 
     def show_message(self, text: str) -> None:
-        self.query_one("#inspector-body", Static).update(Text(text, style="dim"))
+        self.query_one("#inspector-body", Static).update(Text(for_terminal(text), style="dim"))

@@ -5,7 +5,8 @@ again after every width change. For long replies and many messages that cost dom
 and streaming. ``MarkdownView`` renders each of its segments to lines once per width and serves the height
 and the painting from that cache; ``append`` renders only the new segment. A streaming reply is therefore
 two widgets however long it grows (settled segments + a short live tail), which keeps Textual's per-frame
-layout work flat. Text is never parsed as Rich markup.
+layout work flat. Text is never parsed as Rich markup, and each segment goes through ``for_terminal`` as it
+arrives (a segment is rendered once; the live tail is short), so no control sequence reaches the terminal.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ...text_safety import for_terminal
+
 CODE_THEME = "monokai"
+
+
+def _safe(text: str) -> str:
+    """``for_terminal``; a CR ending the text is the first half of a CRLF split across two chunks (or, at the
+    very end, moves nothing): dropped rather than shown as ␍ until the next frame."""
+    return for_terminal(text[:-1] if text.endswith("\r") else text)
 
 
 def markdown(text: str):
@@ -29,6 +38,7 @@ class MarkdownView(Widget):
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
+        text = _safe(text)
         self._segments: list[str] = [text] if text else []
         self._width = -1
         self._rendered: list[list[Strip]] = []  # per segment, at self._width
@@ -43,6 +53,7 @@ class MarkdownView(Widget):
     # -- content --------------------------------------------------------------------------------------
     def update(self, text: str) -> None:
         """Replace the content. Relayout the screen only when the height changed (a repaint is cheaper)."""
+        text = _safe(text)
         if [text] == self._segments:
             return
         old_height = len(self._lines)
@@ -52,6 +63,7 @@ class MarkdownView(Widget):
 
     def append(self, text: str) -> None:
         """Add a settled segment: only it is rendered."""
+        text = _safe(text)
         if not text:
             return
         self._segments.append(text)

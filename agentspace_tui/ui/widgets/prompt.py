@@ -5,6 +5,10 @@ A large paste (a log, a file) is kept aside and shown as one placeholder line, `
 1.0 MB]``: Textual's TextArea re-measures the whole document on every keystroke (0.2-0.5 s per key with a
 1 MB text here), and nobody edits a megabyte in a chat box. The placeholder is expanded when the message is
 sent and measured by the inspector like any other text.
+
+A paste that is shown (a small one) has its control characters made visible first (``for_terminal``): text
+copied from a reply may hold ``ESC ] 52`` and the like, and the text area would paint it as is. What the
+prompt shows is what is sent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from ...formatting import format_bytes
+from ...text_safety import for_terminal
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 LARGE_PASTE = 20_000  # characters from which a paste is kept aside as a placeholder
@@ -50,7 +55,9 @@ class PromptInput(TextArea):
     # -- large pastes -----------------------------------------------------------------------------------
     async def _on_paste(self, event: events.Paste) -> None:
         if len(event.text) < LARGE_PASTE or self.read_only:
-            await super()._on_paste(event)
+            # TextArea._on_paste runs after this handler (Textual calls each class's handler in turn) and
+            # inserts the text: calling it here as well pasted everything twice
+            event.text = for_terminal(event.text)
             return
         event.stop()
         event.prevent_default()

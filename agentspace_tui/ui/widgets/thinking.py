@@ -5,7 +5,8 @@ collects a chunk (O(1)); the reply's render timer calls ``flush`` at most once p
 block only if something arrived. Collapsed, the block is one line, ``▸ Thinking · 1,234 chars`` (while
 streaming, ``▸ Thinking… · 1,234 chars`` and a second line with the newest text); opened, the whole text in a
 ``TextLines`` view, which renders each line once per width and, while the reply streams, only the lines that
-are new. Model text is untrusted: it is shown as plain ``Text``, never parsed as Rich markup.
+are new. Model text is untrusted: it is shown as plain ``Text``, never parsed as Rich markup, and each piece
+that is rendered (new lines, the preview line) goes through ``for_terminal`` first.
 
 Keyboard: the block is focusable (Shift+Tab from the prompt reaches the newest one); Enter or Space toggles
 it. The app's Ctrl+T (binding id ``toggle_thinking``) toggles the focused block, or else the newest one.
@@ -26,6 +27,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
+
+from ...text_safety import for_terminal
 
 PREVIEW_MIN = 20  # columns below which the streaming preview line is left out
 
@@ -65,7 +68,9 @@ class TextLines(Widget):
     def _render_text(self, text: str) -> list[Strip]:  # not _render: that is Widget's own
         console = self.app.console
         options = console.options.update(width=self._width, height=None, highlight=False, markup=False)
-        lines = console.render_lines(Text(text), options, pad=False, new_lines=False)
+        # a CR ending the piece is the first half of a CRLF line end (or, at the very end, moves nothing)
+        safe = for_terminal(text[:-1] if text.endswith("\r") else text)
+        lines = console.render_lines(Text(safe), options, pad=False, new_lines=False)
         return [Strip(Segment.simplify(line)) for line in lines]
 
     def _render_new(self) -> None:
@@ -236,7 +241,7 @@ class ThinkingBlock(Vertical, can_focus=True):
         """The newest line of the text so far, cut from the left to fit ``width`` columns."""
         if width < PREVIEW_MIN:
             return ""
-        line = self.text.rstrip().rsplit("\n", 1)[-1].strip()
+        line = for_terminal(self.text.rstrip().rsplit("\n", 1)[-1].strip())
         room = width - 2
         if cell_len(line) <= room:
             return line
