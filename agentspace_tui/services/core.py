@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..catalog.catalog import Catalog, provider_api_base
 from ..catalog.models import ModelError, ModelInfo
@@ -18,10 +20,10 @@ from ..catalog.providers import ProviderSpec, ProviderStatus
 from ..config import keys as keystore
 from ..config import paths
 from ..config.settings import ConfigError, Settings, load_settings
-from ..context import ContextInspector, Inspection
-from ..pricing import Price, resolve_price
+from ..context import ContextInspector, Inspection, message_tokens
+from ..pricing import Price, Usage, reply_cost_with_source, resolve_price
 from ..storage import Store
-from ..tokens import encoding_for, is_exact
+from ..tokens import MESSAGE_OVERHEAD, encoding_for, is_exact
 
 STALE_STREAM = 30.0  # a "streaming" reply not checkpointed for this long belongs to a dead process
 
@@ -45,6 +47,82 @@ def is_stale_stream(message: dict, now: float | None = None) -> bool:
         return True
     last = message.get("checkpoint_at") or message.get("created_at") or 0
     return (now or time.time()) - last > STALE_STREAM
+
+
+def writer_dead(reply: Mapping[str, Any], now: float | None = None) -> bool:
+    """Whether the process that wrote a reply (or an index marker of one) has ended: on this host, by its pid
+    alone (a live writer may stay silent, e.g. between finishing and counting a reply); elsewhere, by silence."""
+    pid, host = reply.get("pid"), reply.get("host")
+    if pid and host == socket.gethostname():
+        return int(pid) != os.getpid() and not _process_alive(int(pid))
+    last = reply.get("checkpoint_at") or reply.get("created_at") or 0
+    return (now or time.time()) - last > STALE_STREAM
+
+
+INTERRUPTED = "the app stopped while this reply was streaming; the partial reply was kept"
+
+
+class ReplyCloser:
+    """The store's ``ReplyPolicy``: when a reply's writer is gone, and what an interrupted reply is worth.
+
+    A reply killed mid-stream was still billed for what it generated: like ``ChatService._finish`` does for a
+    cancelled one, its usage is estimated locally (output counted from its text and reasoning, input from the
+    estimate stored in the placeholder) and priced with the snapshot the placeholder stored, flagged estimated.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def writer_gone(self, reply: Mapping[str, Any]) -> bool:
+        if reply.get("status") == "streaming":
+            return is_stale_stream(dict(reply))
+        return writer_dead(reply)
+
+    def interrupted(self, reply: Mapping[str, Any]) -> dict[str, Any]:
+        fields: dict[str, Any] = {"status": "interrupted", "error": INTERRUPTED}
+        content, reasoning = reply.get("content") or "", reply.get("reasoning") or ""
+        if reply.get("usage") is not None or not (content or reasoning):
+            return fields
+        encoding = self._encoding(str(reply.get("model") or ""))
+        counted: dict[str, Any] = {"content": content}
+        output = max(0, message_tokens(counted, encoding) - MESSAGE_OVERHEAD)
+        thought = max(0, message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD) if reasoning else 0
+        estimate = reply.get("input_estimate")
+        usage = Usage(
+            input_tokens=int(estimate) if isinstance(estimate, int | float) else 0,
+            output_tokens=output + thought,
+            reasoning_tokens=thought,
+        )
+        cost, cost_source = reply_cost_with_source(_snapshot_price(reply.get("prices")), usage)
+        fields.update(
+            usage=usage.as_dict(), usage_source="estimated", usage_estimated=True, cost=cost, cost_source=cost_source,
+            tokens=counted["tokens"],
+        )
+        return fields
+
+    def _encoding(self, model_id: str) -> str:
+        try:
+            info = self.catalog.resolve(model_id)
+        except ModelError:
+            provider, _, name = model_id.rpartition(":")
+            return encoding_for(provider, name)
+        return encoding_for(info.provider, info.name)
+
+
+def _snapshot_price(snapshot: Any) -> Price | None:
+    """The price a reply stored when it started (``Price.snapshot()``); None when unknown or unreadable."""
+    if not isinstance(snapshot, Mapping):
+        return None
+    try:
+        return Price(
+            float(snapshot["input_per_mtok"]),
+            float(snapshot["output_per_mtok"]),
+            snapshot.get("cache_read_per_mtok"),
+            snapshot.get("cache_write_per_mtok"),
+            str(snapshot.get("source") or "catalog"),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class NotFoundError(Exception):
@@ -76,6 +154,7 @@ class Services:
         self.settings = settings
         self.store = store
         self.catalog = catalog
+        store.reply_policy = ReplyCloser(catalog)
         self._overrides_cache: tuple[float, dict] | None = None
         self.overrides_ttl = 2.0  # seconds; the TUI sets infinity and refreshes from workers
         self._key_cache: dict[str, keystore.ResolvedKey] = {}
@@ -153,17 +232,12 @@ class Services:
         return found
 
     def messages(self, session_id: str, *, live: bool = False) -> list[dict]:
-        """A session's messages; replies left "streaming" by a killed process are marked interrupted."""
-        messages = self.store.get_messages(session_id)
+        """A session's messages; replies left "streaming" by a killed process are marked interrupted and their
+        estimated usage counted, once (see ``ReplyCloser``; only in memory when the store is read-only).
+        ``live``: as stored, for the process that is streaming into the session."""
         if live:
-            return messages
-        now = time.time()
-        for msg in messages:
-            if is_stale_stream(msg, now):
-                msg["status"] = "interrupted"
-                msg["error"] = "the app stopped while this reply was streaming; the partial reply was kept"
-                self.store.update_message(session_id, msg["id"], status=msg["status"], error=msg["error"])
-        return messages
+            return self.store.get_messages(session_id)
+        return self.store.settle_replies(session_id)
 
     def latest_session(self) -> dict | None:
         return self.store.latest_session()

@@ -6,6 +6,11 @@ Layout under the data dir (every file is a TinyDB JSON document with a ``meta`` 
     usage.json          ledger table: one row per (local day, model); outlives deleted sessions
     pricing.json        overrides table: USD per million tokens, per model
     .lock               flock'ed around every read-modify-write
+
+Bookkeeping fields: a reply stored by ``begin_turn`` has ``usage_recorded`` (False until its usage is counted);
+an index record has ``open_reply`` while its last turn's reply is open (turns.py) and ``usage_op``, as does the
+session file's meta, the last counting operation it took in; the ledger's meta keeps that operation as
+``pending`` so a count a kill left half done is finished later (accounting.py).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from tinydb.table import Document, Table
 
 from . import recovery
 from .atomic import SCHEMA_VERSION, TEMP_SUFFIX, AtomicJSONStorage, Tables, fsync_dir
+from .charges import ReplyPolicy
 from .errors import StorageError
 from .lock import FileLock
 from .records import ID_RE, session_meta
@@ -53,6 +59,8 @@ class StoreFiles:
         self._swept = False
         self._pending_dirs: set[Path] | None = None
         self.rebuilding_index = False
+        # How replies left behind by other processes are judged and closed; None: never (a bare Store).
+        self.reply_policy: ReplyPolicy | None = None
 
     def close(self) -> None:
         self._lock.close()
@@ -194,6 +202,12 @@ class StoreFiles:
             self._table(db, table).update(doc, doc_ids=[doc_id])
         else:
             self._table(db, table).insert(Document(doc, doc_id))
+
+    def _write_tables(self, db: TinyDB, tables: Tables) -> None:
+        """One write of ``db`` with these tables replaced whole (the others kept), for changes TinyDB would make
+        in several writes. Like TinyDB's own, it replaces records rather than mutating them in place."""
+        current = db.storage.read() or {}
+        _storage(db).write({**current, **tables})
 
     def _meta_or_record(self, db: TinyDB, record: dict[str, Any]) -> dict[str, Any]:
         """The session as its file knows it; rebuilt from the index record if the file lost it."""

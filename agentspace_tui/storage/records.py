@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,8 @@ from . import usage as usage_math
 ID_RE = re.compile(r"[0-9a-f]{4,64}")
 ROLES = frozenset({"user", "assistant", "system"})
 SESSION_FIELDS = frozenset({"title", "model", "system_prompt", "attachments"})
+# index fields callers never see: the raw per-model usage (summarized instead) and bookkeeping (see turns.py)
+INTERNAL_FIELDS = frozenset({"usage", "usage_op", "open_reply"})
 
 
 def new_id() -> str:
@@ -60,7 +63,7 @@ def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def public_session(record: Mapping[str, Any], attachments: list | None = None) -> dict[str, Any]:
-    out = {k: clone(v) for k, v in record.items() if k != "usage"}
+    out = {k: clone(v) for k, v in record.items() if k not in INTERNAL_FIELDS}
     summary = usage_math.summarize((record.get("usage") or {}).items())
     out["usage"] = summary["per_model"]
     out["cost"] = summary["total"]["cost"]
@@ -73,3 +76,23 @@ def public_session(record: Mapping[str, Any], attachments: list | None = None) -
 
 def next_doc_id(rows: Mapping[str, Any]) -> int:
     return max(map(int, rows), default=0) + 1
+
+
+def new_message(message: Mapping[str, Any], default_time: float | None = None) -> dict[str, Any]:
+    """A message as stored: id, session_id, role, content, created_at first, then the caller's other fields."""
+    if not isinstance(message, Mapping):
+        raise TypeError("a message must be a dict")
+    extra = clone(dict(message))
+    if extra.get("role") not in ROLES:
+        raise ValueError(f"role must be one of {sorted(ROLES)}, not {extra.get('role')!r}")
+    created = extra.pop("created_at", None)
+    if not isinstance(created, int | float):
+        created = time.time() if default_time is None else default_time
+    msg = {
+        "id": extra.pop("id", None) or new_id(),
+        "session_id": extra.pop("session_id", None),
+        "role": extra.pop("role"),
+        "content": extra.pop("content", ""),
+        "created_at": created,
+    }
+    return {**msg, **extra}

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import usage as usage_math
 from .atomic import SCHEMA_VERSION, Tables
+from .charges import charge_of
 from .records import ID_RE, index_record, session_meta
 
 if TYPE_CHECKING:
@@ -81,9 +83,58 @@ def _record_from_file(store: StoreFiles, session_id: str, old: dict[str, Any] | 
 
 
 def recover_ledger(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
-    rows = found.get("ledger", {})
-    store.warn(f"{_moved(store, path, aside)}, recovered {_plural(len(rows), 'usage record')}")
-    return {"meta": _meta(), "ledger": rows}
+    """Rebuild the ledger from the session files (every counted reply stores its usage, cost, model, time),
+    merged with what salvage recovered of the damaged file.
+
+    Merge rule, per (day, model) row and per counter: the larger of the salvaged and the rebuilt value. Both are
+    sums over the same set of requests, each possibly missing some: a salvaged row, when it survived whole,
+    counts every request (deleted sessions' too, which live in the ledger alone), but rows torn by the damage
+    are lost; the rebuilt row counts exactly the replies still in session files. So the true value is at least
+    each of them, and the larger is the best figure we can prove without ever counting a request twice. Rows
+    only salvage knows (days of deleted sessions) are kept as they are.
+    """
+    rows = {k: r for k, r in (found.get("ledger") or {}).items() if isinstance(r, dict)}
+    salvaged = len(rows)
+    raised = 0
+    for (day, model), bucket in _ledger_from_sessions(store).items():
+        key = next((k for k, r in rows.items() if r.get("day") == day and r.get("model") == model), None)
+        old = rows.get(key) if key is not None else None
+        merged = {name: _larger((old or {}).get(name), value) for name, value in bucket.items()}
+        if old is None or any(merged[name] != old.get(name) for name in merged):
+            raised += 1
+            rows[key or str(max(map(int, rows), default=0) + 1)] = {**(old or {}), "day": day, "model": model, **merged}
+    meta = (found.get("meta") or {}).get("1")
+    pending = meta.get("pending") if isinstance(meta, dict) else None
+    message = f"{_moved(store, path, aside)}, recovered {_plural(salvaged, 'usage record')}"
+    if raised:
+        message += f", rebuilt {_plural(raised, 'usage record')} from the session files"
+    store.warn(message)
+    return {"meta": _meta({"pending": pending} if isinstance(pending, dict) else None), "ledger": rows}
+
+
+def _ledger_from_sessions(store: StoreFiles) -> dict[tuple[str, str], dict[str, Any]]:
+    """(day, model) -> usage bucket of every counted reply in the session files."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    folder = store.data_dir / "sessions"
+    for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if not ID_RE.fullmatch(file.stem):
+            continue
+        with contextlib.suppress(Exception):
+            for msg in store._rows(store._session_db(file.stem), "messages").values():
+                # usage_recorded False: stored but not counted yet (it is counted when its reply is closed)
+                if msg.get("role") != "assistant" or msg.get("usage_recorded") is False:
+                    continue
+                charge = charge_of(msg)
+                if charge is not None:
+                    key = (usage_math.local_day(charge.when), charge.model)
+                    out[key] = usage_math.add_request(out.get(key), charge.tokens, charge.cost, charge.estimated)
+    return out
+
+
+def _larger(old: Any, new: Any) -> Any:
+    if type(old) in (int, float) and old > new:
+        return old
+    return new
 
 
 def recover_pricing(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:

@@ -15,8 +15,8 @@ from typing import Any
 
 from tinydb.table import Document
 
-from .accounting import AccountingMixin
 from .atomic import SCHEMA_VERSION, parse_tables
+from .charges import is_open
 from .errors import StorageError
 from .files import SESSIONS_DIR
 from .records import (
@@ -27,13 +27,15 @@ from .records import (
     clone,
     index_record,
     new_id,
+    new_message,
     next_doc_id,
     public_session,
     session_meta,
 )
+from .turns import TurnsMixin
 
 
-class Store(AccountingMixin):
+class Store(TurnsMixin):
     """Local storage. Opening is free (no I/O until first use); every method returns plain JSON data."""
 
     # -- sessions ----------------------------------------------------------------------------------------
@@ -66,6 +68,7 @@ class Store(AccountingMixin):
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """The session by id or unique id prefix (>= 4 chars), with attachment contents; else None."""
+        self._heal()
         with self._reading():
             found = self._find(session_id)
             if isinstance(found, str):
@@ -76,6 +79,7 @@ class Store(AccountingMixin):
 
     def list_sessions(self) -> list[dict[str, Any]]:
         """Newest updated first. Attachments are listed without their contents (see ``get_session``)."""
+        self._heal()
         with self._reading():  # copies are made under the lock: another thread may be updating the records
             records = sorted(self._rows(self._index, "sessions").values(), key=_recency, reverse=True)
             return [public_session(r) for r in records]
@@ -152,7 +156,7 @@ class Store(AccountingMixin):
     # -- messages ----------------------------------------------------------------------------------------
     def append_message(self, session_id: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """Store a message (assigning id and created_at if missing); bumps the session's updated_at/count."""
-        msg = _new_message(message)
+        msg = new_message(message)
         with self._writing(self._index):
             doc_id, record = self._require(session_id)
             db = self._session_db(record["id"])
@@ -175,7 +179,7 @@ class Store(AccountingMixin):
             raise ValueError(f"role must be one of {sorted(ROLES)}")
         fields = clone(fields)
         with self._writing():
-            _, record = self._require(session_id)
+            doc_id, record = self._require(session_id)
             db = self._session_db(record["id"])
             self._check_writable(db)
             rows = self._rows(db, "messages")
@@ -183,8 +187,15 @@ class Store(AccountingMixin):
             key = next((k for k in reversed(rows) if rows[k].get("id") == message_id), None)
             if key is None:
                 raise StorageError(f"no message {message_id!r} in session {record['id']!r}")
+            marker = record.get("open_reply")
+            marked = isinstance(marker, dict) and marker.get("id") == message_id
+            if marked:
+                self._check_writable(self._index)
             self._table(db, "messages").update(fields, doc_ids=[int(key)])
-            return clone(self._rows(db, "messages")[key])
+            updated = self._rows(db, "messages")[key]
+            if marked and not is_open(updated):  # the reply ended with nothing left to count
+                self._table(self._index, "sessions").update({"open_reply": None}, doc_ids=[doc_id])
+            return clone(updated)
 
     def get_messages(self, session_id: str) -> list[dict[str, Any]]:
         """All messages of the session, in insertion order."""
@@ -205,7 +216,7 @@ class Store(AccountingMixin):
         if not ID_RE.fullmatch(session_id):
             raise ValueError(f"invalid session id {session_id!r}")
         created = session.get("created_at") or now
-        msgs = [_new_message(m, default_time=created) for m in messages]
+        msgs = [new_message(m, default_time=created) for m in messages]
         for msg in msgs:
             msg["session_id"] = session_id
         meta = session_meta({**clone(dict(session)), "id": session_id, "created_at": created})
@@ -226,25 +237,6 @@ class Store(AccountingMixin):
                 }
             )
         return public_session(record, attachments=meta["attachments"])
-
-
-def _new_message(message: Mapping[str, Any], default_time: float | None = None) -> dict[str, Any]:
-    if not isinstance(message, Mapping):
-        raise TypeError("a message must be a dict")
-    extra = clone(dict(message))
-    if extra.get("role") not in ROLES:
-        raise ValueError(f"role must be one of {sorted(ROLES)}, not {extra.get('role')!r}")
-    created = extra.pop("created_at", None)
-    if not isinstance(created, int | float):
-        created = time.time() if default_time is None else default_time
-    msg = {
-        "id": extra.pop("id", None) or new_id(),
-        "session_id": extra.pop("session_id", None),
-        "role": extra.pop("role"),
-        "content": extra.pop("content", ""),
-        "created_at": created,
-    }
-    return {**msg, **extra}
 
 
 def _recency(record: Mapping[str, Any]) -> tuple[float, float]:
