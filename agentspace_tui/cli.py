@@ -1,17 +1,22 @@
 """Command line: the TUI (no subcommand) and scriptable subcommands on the same services.
 
 Exit codes: 0 success, 2 bad arguments, 3 configuration (missing key, unknown model or session),
-4 provider or network failure (including an interrupted stream), 130 interrupted by Ctrl-C.
+4 provider or network failure (including an interrupted stream), 130 interrupted by Ctrl-C, 128+N stopped by
+signal N (143 SIGTERM, 129 SIGHUP; the partial reply is saved either way), 141 the reader of stdout went away
+(the whole reply is still saved).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 
 from . import __version__
+from .text_safety import for_terminal
 
-EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_PROVIDER, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_PROVIDER, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 3, 4, 130, 141
 
 
 class CliError(Exception):
@@ -44,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
     a.add_argument("--show-reasoning", action="store_true",
                    help="stream the model's reasoning (thinking) to stderr as it arrives")
+    a.add_argument("--raw", action="store_true",
+                   help="write the model's text byte for byte; by default control characters (terminal escape "
+                   "sequences) are shown as visible symbols so model text cannot drive your terminal")
 
     m = sub.add_parser("models", help="list the models in the catalog", description="List chat models: "
                        "litellm's catalog, local Ollama models and configured endpoints.")
@@ -59,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     se = ss.add_parser("export", help="export a session as Markdown or JSON")
     se.add_argument("id")
     se.add_argument("--format", choices=["md", "json"], default="md")
-    se.add_argument("-o", "--output", help="write to this file instead of stdout")
+    se.add_argument("-o", "--output", help="write to this file instead of stdout (created private, mode 0600)")
+    se.add_argument("--force", action="store_true", help="replace the output file if it exists")
     sr = ss.add_parser("rename", help="rename a session")
     sr.add_argument("id")
     sr.add_argument("title")
@@ -111,6 +120,10 @@ def _services():
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a locale that cannot show a character gets "?", not a traceback
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(ValueError):
+                stream.reconfigure(errors="replace")
     from .config.settings import ConfigError
     from .services.chat import BusyError
     from .services.core import NotFoundError
@@ -127,19 +140,22 @@ def main(argv: list[str] | None = None) -> int:
             return getattr(commands, f"cmd_{args.command}")(args)
         finally:
             for warning in commands.storage_warnings():
-                print(f"agentspace-tui: warning: {warning}", file=sys.stderr)
+                print(f"agentspace-tui: warning: {for_terminal(warning)}", file=sys.stderr)
             commands._built.clear()
     except CliError as exc:
-        print(f"agentspace-tui: {exc}", file=sys.stderr)
+        print(f"agentspace-tui: {for_terminal(str(exc))}", file=sys.stderr)
         return exc.code
     except (ConfigError, NotFoundError, BusyError) as exc:
-        print(f"agentspace-tui: {exc}", file=sys.stderr)
+        print(f"agentspace-tui: {for_terminal(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except StorageError as exc:
-        print(f"agentspace-tui: {exc}", file=sys.stderr)
+        print(f"agentspace-tui: {for_terminal(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         print("\nagentspace-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
+    except BrokenPipeError:  # e.g. `sessions list | head -1`: the reader has what it wanted
+        from .commands import _silence_stdout
+
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE

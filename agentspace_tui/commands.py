@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
-import json
+import os
+import signal
 import sys
 from pathlib import Path
 
-from .cli import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, CliError
-from .formatting import format_bytes, format_cost, format_time, format_tokens, format_window, reply_summary, table
+from .cli import EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, CliError
+from .formatting import (
+    format_bytes,
+    format_cost,
+    format_time,
+    format_tokens,
+    format_window,
+    json_text,
+    one_line,
+    reply_summary,
+    table,
+)
 from .pricing import format_price
+from .text_safety import TerminalText, for_terminal
 
 _built: list = []
 
@@ -29,13 +42,23 @@ def storage_warnings() -> list[str]:
 
 
 def _print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 # -- ask ----------------------------------------------------------------------------------------------
 def _read_prompt(arg: str | None) -> str:
-    if arg == "-" or (arg is None and not sys.stdin.isatty()):
-        return sys.stdin.read()
+    stdin = sys.stdin  # None when the process was started with stdin closed (`ask - <&-`)
+    if arg == "-" or (arg is None and stdin is not None and not stdin.isatty()):
+        if stdin is None:
+            raise CliError("no prompt: stdin is closed; give the prompt as an argument or pipe it in", EXIT_USAGE)
+        try:
+            text = stdin.read()
+            text.encode("utf-8")  # undecodable bytes arrive as lone surrogates (surrogateescape) and fail here
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            raise CliError("the prompt on stdin is not UTF-8 text", EXIT_USAGE) from None
+        except OSError as exc:
+            raise CliError(f"cannot read the prompt from stdin: {exc.strerror or exc}", EXIT_USAGE) from None
+        return text
     if arg is None:
         raise CliError("no prompt given: `agentspace-tui ask \"your question\"` or pipe it in with `-`", EXIT_USAGE)
     return arg
@@ -69,6 +92,62 @@ def _ask_json(session_id: str, reply: dict) -> dict:
     }
 
 
+class _Output:
+    """Where ``ask`` streams the reply: stdout, made safe for a terminal unless ``--raw``.
+
+    A reader that goes away (``ask ... | head -c 30``) must not cost the reply: writing stops, the stream is
+    still read to its end and saved, and the exit code says the output was cut (never 0).
+    """
+
+    def __init__(self, raw: bool) -> None:
+        self.raw = raw
+        self.broken = False
+        self.wrote_any = False
+        self.ends_with_newline = True
+        self._terminal = TerminalText()
+
+    def write(self, text: str) -> None:
+        if not self.raw:
+            text = self._terminal.feed(text)
+        self._emit(text)
+
+    def finish(self) -> None:
+        if not self.raw:
+            self._emit(self._terminal.flush())
+        if self.wrote_any and not self.ends_with_newline:
+            self._emit("\n")
+
+    def _emit(self, text: str) -> None:
+        if not text or self.broken:
+            return
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):  # EPIPE, or EIO once the terminal is gone
+            self.broken = True
+            _silence_stdout()
+            return
+        self.wrote_any = True
+        self.ends_with_newline = text.endswith("\n")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so nothing (not even the interpreter's final flush) writes to a dead pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _say(line: str) -> None:
+    """One line to stderr; a terminal that is gone (SIGHUP) must not turn the save into a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def cmd_ask(args) -> int:
     from .formatting import outcome_notice
     from .providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
@@ -83,25 +162,37 @@ def cmd_ask(args) -> int:
             raise CliError("no session to continue yet; ask without -c to start one")
         session_id = latest["id"]
     chat = ChatService(services)
-    state: dict = {"session": None, "reply": None, "text": [], "reasoning_shown": False}
-    out = sys.stdout
+    state: dict = {"session": None, "reply": None, "reasoning_shown": False, "signal": None}
+    out = _Output(raw=args.raw)
+    thinking = TerminalText()
 
     async def run() -> None:
+        # SIGTERM and SIGHUP (the terminal closed) end the reply the way Ctrl-C does: saved, usage recorded
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def stop(signum: int) -> None:
+            if state["signal"] is None and main is not None:
+                state["signal"] = signum
+                chat.stop_reason = f"stopped by {signal.Signals(signum).name}"
+                main.cancel()
+
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, stop, signum)
         async for event in chat.send(prompt, session_id=session_id, model_id=args.ask_model, system_prompt=args.system):
             if isinstance(event, ReplyStarted):
                 state["session"], state["reply"] = event.session, event.reply
             elif isinstance(event, TextDelta | RefusalDelta):
-                state["text"].append(event.text)
                 if not args.json:
                     out.write(event.text)
-                    out.flush()
             elif isinstance(event, ReasoningDelta):
                 if args.show_reasoning and not args.json:
-                    sys.stderr.write(event.text)
-                    sys.stderr.flush()
+                    with contextlib.suppress(OSError):
+                        sys.stderr.write(event.text if args.raw else thinking.feed(event.text))
+                        sys.stderr.flush()
                     state["reasoning_shown"] = True
             elif isinstance(event, Retrying):
-                print(f"agentspace-tui: {event.message}", file=sys.stderr)
+                _say(f"agentspace-tui: {event.message}")
             elif isinstance(event, ReplyFinished):
                 state["reply"] = event.reply
 
@@ -110,37 +201,47 @@ def cmd_ask(args) -> int:
         asyncio.run(run())
     except KeyboardInterrupt:
         interrupted = True
+    except asyncio.CancelledError:  # a stop signal cancelled the run, after the reply was saved
+        if state["signal"] is None:
+            raise
+        interrupted = True
+    signum = state["signal"]
+    exit_interrupted = 128 + signum if signum else EXIT_INTERRUPTED
     reply = state["reply"]
     if reply is None:  # interrupted before anything was stored
         if interrupted:
-            print("\nagentspace-tui: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            _say(f"\nagentspace-tui: {chat.stop_reason or 'interrupted'}")
+            return exit_interrupted
         raise CliError("no reply")
     if interrupted:
         reply = services.store.get_messages(state["session"]["id"])[-1]
     status = reply.get("status")
     session_usage = services.store.usage(state["session"]["id"])
     if args.json:
-        _print_json(_ask_json(state["session"]["id"], reply))
+        try:
+            _print_json(_ask_json(state["session"]["id"], reply))
+        except OSError:
+            out.broken = True
+            _silence_stdout()
     else:
-        if reply.get("content") and not reply["content"].endswith("\n"):
-            out.write("\n")
-            out.flush()
+        out.finish()
         if state["reasoning_shown"]:
-            sys.stderr.write("\n")
+            _say("")
         total = session_usage["total"]
         unknown = " (+ unknown)" if total.get("unknown_cost") else ""
-        print(
-            f"[{reply_summary(reply)} · session {state['session']['id']} total {format_cost(total.get('cost'))}{unknown}]",
-            file=sys.stderr,
-        )
+        _say(f"[{reply_summary(reply)} · session {state['session']['id']} total {format_cost(total.get('cost'))}"
+             f"{unknown}]")
         if reply.get("error"):
-            print(f"agentspace-tui: {reply['error']}", file=sys.stderr)
+            _say(f"agentspace-tui: {for_terminal(reply['error'])}")
     notice = outcome_notice(reply)
     if notice:  # truncated, refused, filtered or a tool call: the reply is not what was asked for
-        print(f"agentspace-tui: {notice}", file=sys.stderr)
+        _say(f"agentspace-tui: {notice}")
     if interrupted or status == "cancelled":
-        return EXIT_INTERRUPTED
+        return exit_interrupted
+    if out.broken:
+        _say("agentspace-tui: the output was closed early (broken pipe); the whole reply was saved: "
+             f"`agentspace-tui sessions show {state['session']['id']}`")
+        return EXIT_BROKEN_PIPE
     if status in ("error", "interrupted"):
         return EXIT_PROVIDER
     return EXIT_OK
@@ -191,7 +292,7 @@ def cmd_sessions(args) -> int:
     if args.action == "list":
         sessions = [_session_row(s) for s in store.list_sessions()]
         if args.json:
-            _print_json(sessions)
+                _print_json(sessions)
         elif not sessions:
             print("no sessions yet: start one with `agentspace-tui ask \"...\"` or `agentspace-tui`")
         else:
@@ -209,11 +310,15 @@ def cmd_sessions(args) -> int:
         messages = services.messages(session["id"])
         text = to_markdown(session, messages) if args.format == "md" else to_json(session, messages) + "\n"
         if args.output:
+            from .services.export_file import ExportError, ExportExists, write_export
+
             try:
-                Path(args.output).expanduser().write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-            print(f"exported {session['id']} to {args.output}", file=sys.stderr)
+                write_export(Path(args.output), text, replace=args.force)
+            except ExportExists as exc:
+                raise CliError(f"{for_terminal(str(exc))}: add --force to replace it", EXIT_USAGE) from None
+            except ExportError as exc:
+                raise CliError(for_terminal(str(exc))) from None
+            print(f"exported {session['id']} to {for_terminal(args.output)}", file=sys.stderr)
         else:
             sys.stdout.write(text)
     elif args.action == "rename":
@@ -223,7 +328,8 @@ def cmd_sessions(args) -> int:
         print(f"renamed {session['id']} to {args.title.strip()!r}")
     elif args.action == "delete":
         store.delete_session(session["id"])
-        print(f"deleted {session['id']} ({session.get('title')}); its spending stays in `agentspace-tui usage`")
+        print(f"deleted {session['id']} ({one_line(session.get('title') or '')}); its spending stays in "
+              "`agentspace-tui usage`")
     return EXIT_OK
 
 
@@ -318,6 +424,9 @@ def cmd_keys(args) -> int:
             ok, reason = keystore.keyring_available()
             if not ok:
                 raise keystore.KeyStoreError(keystore._no_keyring_message(spec, reason))
+            if sys.stdin is None:  # started with stdin closed
+                raise CliError(f"no key: stdin is closed; pipe the {spec.label} key in or run this in a terminal",
+                               EXIT_USAGE)
             if sys.stdin.isatty():
                 value = getpass.getpass(f"{spec.label} API key (input hidden): ")
             else:
@@ -341,7 +450,20 @@ def cmd_keys(args) -> int:
 
 
 # -- pricing ------------------------------------------------------------------------------------------
+PRICE_MAX = 100_000.0  # USD per million tokens; far above any real price, and keeps every cost finite
+
+
+def _check_prices(args) -> None:
+    for option, value in (("--input", args.input), ("--output", args.output), ("--cache-read", args.cache_read),
+                          ("--cache-write", args.cache_write)):
+        if value is not None and not 0 <= value <= PRICE_MAX:  # also false for nan
+            raise CliError(f"{option} {value:g} is not allowed: USD per million tokens, a number from 0 to "
+                           f"{PRICE_MAX:g}", EXIT_USAGE)
+
+
 def cmd_pricing(args) -> int:
+    if args.action == "set":
+        _check_prices(args)  # before anything is opened or resolved
     services = _services()
     store = services.store
     if args.action == "list":
@@ -360,9 +482,6 @@ def cmd_pricing(args) -> int:
         return EXIT_OK
     model_id = services.resolve_model(args.model).id
     if args.action == "set":
-        values = [args.input, args.output, args.cache_read, args.cache_write]
-        if any(v is not None and (v < 0 or v != v or v == float("inf")) for v in values):
-            raise CliError("prices must be finite numbers >= 0 (USD per million tokens)", EXIT_USAGE)
         store.set_price_override(model_id, input_per_mtok=args.input, output_per_mtok=args.output,
                                  cache_read_per_mtok=args.cache_read, cache_write_per_mtok=args.cache_write)
         print(f"{model_id}: input {format_price(args.input)}, output {format_price(args.output)} (override)")

@@ -9,11 +9,14 @@ and duration. Storage calls run in threads so an event loop (the TUI's) never bl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
@@ -32,10 +35,14 @@ from ..providers.events import (
 )
 from ..providers.stream import ChatRequest, stream_chat
 from ..providers.wirefacts import wire_for
+from ..storage import StorageError
+from ..storage.errors import SessionBusy
+from ..text_safety import SurrogateJoiner
 from ..tokens import MESSAGE_OVERHEAD, encoding_for
 from .core import Services, is_stale_stream
 
 CHECKPOINT_INTERVAL = 1.0
+HEARTBEAT_INTERVAL = 10.0  # well under core.STALE_STREAM
 
 
 class BusyError(Exception):
@@ -79,6 +86,14 @@ class _ReplyState:
     error: str | None = None
 
 
+def _flush_held(answer: SurrogateJoiner, thought: SurrogateJoiner, state: _ReplyState) -> None:
+    """A high surrogate whose pair never came ends the text as U+FFFD."""
+    for joiner, parts in ((answer, state.parts), (thought, state.reasoning)):
+        held = joiner.flush()
+        if held:
+            parts.append(held)
+
+
 def session_title(text: str) -> str:
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "New chat")
     return line if len(line) <= 60 else line[:57].rstrip() + "..."
@@ -89,6 +104,7 @@ class ChatService:
         self.services = services
         self._streaming: set[str] = set()
         self.cancelled_replies: dict[str, asyncio.Future] = {}  # session id -> the save of a cancelled reply
+        self.stop_reason: str | None = None  # why a cancelled stream was stopped, if not by the user (a signal)
 
     def is_streaming(self, session_id: str) -> bool:
         return session_id in self._streaming
@@ -185,22 +201,31 @@ class ChatService:
         user_msg = {"role": "user", "content": text}
         message_tokens(user_msg, encoding)
         now = time.time()
-        user_msg = await asyncio.to_thread(store.append_message, sid, user_msg)
-        reply = await asyncio.to_thread(
-            store.append_message,
-            sid,
-            {
-                "role": "assistant",
-                "content": "",
-                "model": info.id,
-                "status": "streaming",
-                "prices": price.snapshot() if price else None,
-                "checkpoint_at": now,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "excluded_messages": inspection.excluded_messages,
-            },
-        )
+        try:
+            # one locked step: refuse if another process is streaming here, else store both messages
+            user_msg, reply = await asyncio.to_thread(
+                store.begin_turn,
+                sid,
+                user_msg,
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "model": info.id,
+                    "status": "streaming",
+                    "prices": price.snapshot() if price else None,
+                    # what the request's input costs by our count: billed if the reply is killed before usage
+                    "input_estimate": inspection.total.tokens,
+                    "checkpoint_at": now,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "excluded_messages": inspection.excluded_messages,
+                },
+                is_busy=lambda last: last.get("status") == "streaming" and not is_stale_stream(last),
+            )
+        except SessionBusy:
+            raise BusyError(
+                "another agentspace-tui process is streaming a reply in this session; wait for it"
+            ) from None
         yield ReplyStarted(session, user_msg, reply, info, price, inspection)
 
         api_base = services.api_base(info.provider)
@@ -215,25 +240,26 @@ class ChatService:
             wire=wire_for(spec.litellm_prefix),
         )
         state = _ReplyState(started=time.monotonic())
-        last_checkpoint, checkpointed = state.started, 0
+        answer, thought = SurrogateJoiner(), SurrogateJoiner()  # an emoji may arrive split across two chunks
+        stop_checkpoints = asyncio.Event()
+        checkpoints = asyncio.ensure_future(
+            self._checkpoint_while_streaming(sid, reply["id"], state, stop_checkpoints)
+        )
         try:
             async for event in stream_chat(request):
                 if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
                     if state.first_token is None:
                         state.first_token = time.monotonic()
-                    if isinstance(event, ReasoningDelta):
-                        state.reasoning.append(event.text)
-                    else:  # a refusal is what the model said instead of an answer: it is the reply's text
-                        state.parts.append(event.text)
-                    state.received += len(event.text)
+                    is_reasoning = isinstance(event, ReasoningDelta)
+                    text = (thought if is_reasoning else answer).feed(event.text)
+                    if not text:
+                        continue
+                    if text != event.text:
+                        event = dataclasses.replace(event, text=text)
+                    # a refusal is what the model said instead of an answer: it is the reply's text
+                    (state.reasoning if is_reasoning else state.parts).append(text)
+                    state.received += len(text)
                     yield event
-                    now_m = time.monotonic()
-                    if now_m - last_checkpoint >= CHECKPOINT_INTERVAL and state.received != checkpointed:
-                        last_checkpoint, checkpointed = now_m, state.received
-                        await asyncio.to_thread(
-                            store.update_message, sid, reply["id"], content="".join(state.parts),
-                            reasoning="".join(state.reasoning) or None, checkpoint_at=time.time(),
-                        )
                 elif isinstance(event, ToolCallRequest):
                     state.tool_calls.append({"id": event.id, "name": event.name, "arguments": event.arguments})
                     yield event
@@ -246,20 +272,75 @@ class ChatService:
                 elif isinstance(event, StreamError):
                     state.status, state.error = event.status, event.message
         except asyncio.CancelledError:
-            state.status, state.error = "cancelled", "cancelled; the partial reply was kept"
-            # the save must complete even if the caller is cancelled again while waiting for it
-            task = asyncio.ensure_future(self._finish(sid, reply, info, price, encoding, inspection.total.tokens, state))
-            self.cancelled_replies[sid] = task
-            await asyncio.shield(task)
+            state.status, state.error = "cancelled", f"{self.stop_reason or 'cancelled'}; the partial reply was kept"
+            _flush_held(answer, thought, state)
+            await self._save(sid, self._finish(
+                sid, reply, info, price, encoding, inspection.total.tokens, state, checkpoints, stop_checkpoints
+            ))
             raise
-        final = await self._finish(sid, reply, info, price, encoding, inspection.total.tokens, state)
+        finally:
+            stop_checkpoints.set()
+        _flush_held(answer, thought, state)
+        final = await self._save(sid, self._finish(
+            sid, reply, info, price, encoding, inspection.total.tokens, state, checkpoints, stop_checkpoints
+        ))
+        self.cancelled_replies.pop(sid, None)  # finished normally: no cancelled reply to hand out
         yield ReplyFinished(final, state.error)
+
+    async def _save(self, sid: str, finish: Coroutine[Any, Any, dict]) -> dict:
+        """Run the final save to its end even if the caller is cancelled (Esc, Ctrl-C, a signal) meanwhile;
+        the cancellation is passed on once the reply and its usage are stored."""
+        task = asyncio.ensure_future(finish)
+        self.cancelled_replies[sid] = task  # the caller's cancel path reads the stored reply from here
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        return task.result()
+
+    async def _checkpoint_while_streaming(
+        self, sid: str, reply_id: str, state: _ReplyState, stop: asyncio.Event
+    ) -> None:
+        """Save the text received so far about once a second while it is unsaved, whether or not chunks
+        keep arriving: a burst followed by a long silence is on disk a second after it was on screen.
+
+        While nothing new arrives (a model thinking silently), ``checkpoint_at`` is still refreshed now
+        and then, so other processes do not take the reply for one whose writer died.
+        """
+        store = self.services.store
+        saved, saved_at = 0, time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CHECKPOINT_INTERVAL):
+                    await stop.wait()
+            if stop.is_set():
+                break
+            if state.received == saved:
+                if time.monotonic() - saved_at < HEARTBEAT_INTERVAL:
+                    continue
+                fields: dict = {"checkpoint_at": time.time()}
+            else:
+                fields = {"content": "".join(state.parts), "reasoning": "".join(state.reasoning) or None,
+                          "checkpoint_at": time.time()}
+            saved, saved_at = state.received, time.monotonic()
+            try:
+                await asyncio.to_thread(store.update_message, sid, reply_id, **fields)
+            except (StorageError, OSError):  # e.g. a full disk: keep streaming; the final save reports it
+                continue
 
     async def _finish(
         self, sid: str, reply: dict, info: ModelInfo, price: Price | None, encoding: str, input_estimate: int,
-        state: _ReplyState,
+        state: _ReplyState, checkpoints: asyncio.Future, stop_checkpoints: asyncio.Event,
     ) -> dict:
         store = self.services.store
+        # let a checkpoint already being written land first, so it cannot overwrite the final save
+        stop_checkpoints.set()
+        with contextlib.suppress(Exception):
+            await checkpoints
         content = "".join(state.parts)
         reasoning = "".join(state.reasoning)
         tmp = {"content": content}
@@ -297,6 +378,6 @@ class ChatService:
                 store.record_reply_usage, sid, model=info.id, input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
                 cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens, cost=cost,
-                estimated=usage_source != "provider",
+                estimated=usage_source != "provider", message_id=reply["id"],
             )
         return final

@@ -7,7 +7,9 @@ in workers; litellm is imported in a background thread after the first paint.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # the services load in the startup worker, after the first pa
     from ..services.core import Services
 
 from ..config.settings import ConfigError
+from ..text_safety import for_terminal
 from . import gc_policy
 from .messages import UsageRefreshed
 from .widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, UserBlock, code_blocks
@@ -39,9 +42,10 @@ from .widgets.thinking import ThinkingBlock
 
 WIDE_ENOUGH = 110  # columns from which the inspector is shown by default
 BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, not per keystroke
-MAX_ATTACHMENT = 256 * 1024
 MEASURE_DELAY = 0.3  # seconds between the session appearing and the history being counted
 IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 _T = TypeVar("_T")
 
@@ -124,6 +128,7 @@ class AgentspaceApp(App):
         self._inspector_forced: bool | None = None  # set once the user toggles the sidebar
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
         self._last_input_at = 0.0
+        self._stopping = False  # a stop signal arrived: saving, then exiting
 
     # -- set up by the startup worker ----------------------------------------------------------------
     # The attributes above are None until the startup worker has run; these accessors give them non-None
@@ -161,6 +166,30 @@ class AgentspaceApp(App):
         self.w(InspectorSidebar).display = self.size.width >= WIDE_ENOUGH
         self.w(CostFooter).show(None, None, None)
         self.call_after_refresh(self._startup)  # paint first, then open the session
+        if not self.is_headless:  # a real terminal (tests run headless in pytest's own loop)
+            self._watch_stop_signals()
+
+    def _watch_stop_signals(self) -> None:
+        """SIGTERM and SIGHUP (the terminal was closed) save a streaming reply as Esc does, then quit."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._stop_signal, signum)
+
+    def _stop_signal(self, signum: int) -> None:
+        if not self._stopping:
+            self._stopping = True
+            self.run_worker(self._stop_for_signal(signum), group="stop", exit_on_error=False)
+
+    async def _stop_for_signal(self, signum: int) -> None:
+        worker = self.reply_worker
+        if worker is not None and worker.is_running:
+            if self.chat is not None:
+                self.chat.stop_reason = f"stopped by {signal.Signals(signum).name}"
+            worker.cancel()
+            with contextlib.suppress(Exception):  # WorkerCancelled: the reply and its usage are saved by now
+                await worker.wait()
+        self.exit(return_code=128 + signum)
 
     @work(thread=True, group="startup", exclusive=True, exit_on_error=False, description="open session")
     def _startup(self) -> None:
@@ -222,8 +251,8 @@ class AgentspaceApp(App):
         self.today, self.session_usage = today, session_usage
         self.ready = True
         services = self.core_services
-        if services.settings.keybindings:
-            self.set_keymap(services.settings.keybindings)
+        if services.settings.keybindings:  # checked when config.toml was loaded; ctrl+q stays on quit
+            self.set_keymap(services.settings.keymap())
         self.w(ConversationView).show_messages(messages)
         for warning in services.store.warnings:
             self._notice(f"storage: {warning}", "warning")
@@ -250,9 +279,11 @@ class AgentspaceApp(App):
 
     # -- title, footer, inspector -------------------------------------------------------------------
     def _update_title(self) -> None:
+        from ..formatting import one_line  # titles and ids are user/model text: one line, controls visible
+
         bar = self.w(Static, "#title-bar")
-        title = (self.session or {}).get("title") or "New chat"
-        model = self.model.id if self.model else "loading…"
+        title = one_line((self.session or {}).get("title") or "New chat")
+        model = one_line(self.model.id) if self.model else "loading…"
         room = max(12, self.size.width - len(model) - 40)
         if len(title) > room:
             title = title[: room - 1] + "…"
@@ -536,7 +567,7 @@ class AgentspaceApp(App):
         self.refresh_inspector()
         streaming = self.reply_worker is not None and self.reply_worker.is_running
         note = " (applies to the next request)" if streaming else ""
-        self.notify(f"model: {info.id}{note}")
+        self.notify(f"model: {info.id}{note}", markup=False)  # an id is text, never markup
         if self.session:
             self._save_session(self.session["id"], model=info.id)
         return True
@@ -632,16 +663,17 @@ class AgentspaceApp(App):
         if last is None:
             self.notify("no reply to copy yet", severity="warning")
             return
-        self.copy_to_clipboard(last["content"])
-        self.notify(f"copied the last reply ({len(last['content'])} characters)")
+        # what the screen shows: a raw ESC [ 2 0 1 ~ in a copied reply would end a shell's bracketed paste early
+        self.copy_to_clipboard(for_terminal(last["content"]))
+        self.notify(f"copied the last reply ({len(last['content'])} characters)", markup=False)
 
     def action_copy_code(self) -> None:
         for msg in reversed(self.history):
             if msg.get("role") == "assistant":
                 blocks = code_blocks(msg.get("content", ""))
                 if blocks:
-                    self.copy_to_clipboard(blocks[-1])
-                    self.notify(f"copied a code block ({blocks[-1].count(chr(10))} lines)")
+                    self.copy_to_clipboard(for_terminal(blocks[-1]))
+                    self.notify(f"copied a code block ({blocks[-1].count(chr(10))} lines)", markup=False)
                     return
         self.notify("no code block in the replies yet", severity="warning")
 
@@ -715,9 +747,11 @@ class AgentspaceApp(App):
             session = store.update_session(session["id"], title=arg)
             message = f"renamed to {arg!r}"
         elif what == "attach":
+            from ..services.attachments import AttachmentError, read_attachment
+
             try:
-                attachment = read_attachment(arg)
-            except ValueError as exc:
+                attachment = read_attachment(arg)  # regular files only, bounded in size and time
+            except AttachmentError as exc:
                 self.call_from_thread(self._notice, str(exc), "error")
                 return
             attachments = [a for a in session.get("attachments") or [] if a.get("path") != attachment["path"]]
@@ -738,18 +772,33 @@ class AgentspaceApp(App):
         self._notice(message)
 
     @work(thread=True, group="export", exit_on_error=False, description="export session")
-    def _export(self, session_id: str, arg: str) -> None:
+    def _export(self, session_id: str, arg: str, replace: bool = False) -> None:
         from ..services.export import to_markdown
+        from ..services.export_file import ExportError, ExportExists, write_export
 
         services = self.core_services
         session = services.session(session_id)
         path = Path(arg).expanduser() if arg else Path.cwd() / default_export_name(session)
         try:
-            path.write_text(to_markdown(session, services.messages(session["id"])), encoding="utf-8")
-        except OSError as exc:
-            self.call_from_thread(self._notice, f"cannot write {path}: {exc.strerror or exc}", "error")
+            write_export(path, to_markdown(session, services.messages(session["id"])), replace=replace)
+        except ExportExists:
+            self.call_from_thread(self._confirm_replace_export, session_id, path)
+            return
+        except ExportError as exc:
+            self.call_from_thread(self._notice, str(exc), "error")
             return
         self.call_from_thread(self._notice, f"exported to {path}")
+
+    def _confirm_replace_export(self, session_id: str, path: Path) -> None:
+        from .screens.sessions import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._export(session_id, str(path), replace=True)
+            else:
+                self._notice(f"not exported: {path} was left as it was")
+
+        self.push_screen(ConfirmScreen(f"{path} already exists. Replace it with this export? (y / n)"), answered)
 
 
 def _warm_markdown() -> None:
@@ -768,28 +817,6 @@ def _warm_markdown() -> None:
 def default_export_name(session: dict) -> str:
     slug = "".join(ch if ch.isalnum() else "-" for ch in (session.get("title") or "session").lower()).strip("-")
     return f"{slug[:40] or 'session'}-{session['id']}.md"
-
-
-def read_attachment(path_text: str) -> dict:
-    """A text file to pin into the context; binary or huge files are refused with the reason."""
-    path = Path(path_text).expanduser()
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ValueError(f"cannot attach {path_text}: {exc.strerror or exc}") from None
-    if path.is_dir():
-        raise ValueError(f"cannot attach {path_text}: it is a directory")
-    if size > MAX_ATTACHMENT:
-        raise ValueError(f"cannot attach {path.name}: {size // 1024} KB is over the {MAX_ATTACHMENT // 1024} KB limit "
-                         "for pinned files")
-    data = path.read_bytes()
-    if b"\0" in data[:8192]:
-        raise ValueError(f"cannot attach {path.name}: it looks like a binary file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"cannot attach {path.name}: it is not UTF-8 text") from None
-    return {"path": str(path.resolve()), "name": path.name, "content": text, "bytes": len(data)}
 
 
 def _set_up(value: _T | None, what: str) -> _T:
