@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -85,3 +86,42 @@ def test_split_emoji_under_a_strict_utf8_stdout(home, llm):
     shown = run_cli(home, "sessions", "show", json.loads(as_json.stdout)["session_id"], **env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count(REPAIRED) == 2
+
+
+# -- what a real terminal receives ---------------------------------------------------------------------
+PAYLOADS = (b"\x1b]52;c;cm0gLXJmIH4=", b"\x1b]0;pwned", b"\x1b[6n clear")  # the model's sequences, as sent
+
+
+def _terminal_clean(output: bytes) -> None:
+    for payload in PAYLOADS:
+        assert payload not in output, payload
+    assert "␛]52;c;cm0gLXJmIH4=".encode() in output  # shown, as text
+
+
+def test_a_terminal_running_ask_gets_no_model_escape_sequence(home, llm):
+    from tests.test_signals import Terminal
+
+    llm.script(Reply(chunks=HOSTILE_CHUNKS))
+    term = Terminal(home, "ask", "-m", "gpt-4o-mini", "be hostile")
+    term.wait_for(b"end")
+    assert term.finish(timeout=60) == 0
+    _terminal_clean(bytes(term.output))
+
+
+def test_a_terminal_running_the_app_gets_no_model_escape_sequence(home, llm):
+    from tests.test_signals import Terminal
+
+    llm.script(Reply(chunks=HOSTILE_CHUNKS, delay=0.05))
+    term = Terminal(home, "-m", "openai:gpt-4o-mini")
+    try:
+        term.wait_for(b"gpt-4o-mini")
+        time.sleep(1.0)  # the session opens in a worker after the first paint
+        term.type("be hostile\r")
+        term.wait_for("␛]52;c;cm0gLXJmIH4=".encode())
+        term.wait_for(b"to first token")  # the reply ended and settled
+        time.sleep(0.5)
+        term.type("\x11")  # Ctrl+Q
+        assert term.finish() == 0
+    finally:
+        term.close()
+    _terminal_clean(bytes(term.output))

@@ -62,7 +62,7 @@ class Terminal:
     def wait_for(self, needle: bytes, timeout: float = 30) -> None:
         deadline = time.time() + timeout
         while needle not in self.output:
-            if time.time() > deadline or self.proc.poll() is not None:
+            if time.time() > deadline or not self._reader.is_alive():  # the reader ends when the process has gone
                 tail = bytes(self.output[-2000:]).decode(errors="replace")
                 raise AssertionError(f"{needle!r} never appeared (rc={self.proc.poll()}); output tail:\n{tail}")
             time.sleep(0.05)
