@@ -1059,3 +1059,26 @@ async def test_escape_while_thinking_keeps_the_partial_reasoning(home, llm):
         assert block.thinking is not None and block.thinking.display
         assert block.thinking.label == f"▸ Thinking · {len(reply['reasoning']):,} chars"
         assert "cancelled" in header(block)
+
+
+async def test_pastes_arrive_once_with_newlines_whatever_the_terminal_sends(home, llm):
+    """Terminals send a paste's line breaks as CR or CRLF; a small paste is inserted once, a large one counts
+    its lines and is sent without a CR."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        prompt = app.w(PromptInput)
+        prompt.focus()
+        # a terminal's paste reaches the app, which forwards it to the focused widget
+        app.post_message(events.Paste("one\rtwo\r\nthree"))
+        await pilot.pause()
+        assert prompt.text == "one\ntwo\nthree"
+        prompt.clear_draft()
+        log = "\r".join(f"log line {i}" for i in range(2_000))
+        log += "\r" + "x" * 20_000  # large enough to be kept aside
+        app.post_message(events.Paste(log))
+        await pilot.pause()
+        assert re.search(r"\[pasted #1: 2,001 lines, ", prompt.text), prompt.text
+        assert "\r" not in prompt.expanded_text()

@@ -54,17 +54,19 @@ class PromptInput(TextArea):
 
     # -- large pastes -----------------------------------------------------------------------------------
     async def _on_paste(self, event: events.Paste) -> None:
-        if len(event.text) < LARGE_PASTE or self.read_only:
+        # terminals send a paste's line breaks as CR (or CRLF): make them newlines, not visible "␍"s
+        text = event.text.replace("\r\n", "\n").replace("\r", "\n")
+        if len(text) < LARGE_PASTE or self.read_only:
             # TextArea._on_paste runs after this handler (Textual calls each class's handler in turn) and
             # inserts the text: calling it here as well pasted everything twice
-            event.text = for_terminal(event.text)
+            event.text = for_terminal(text)
             return
         event.stop()
         event.prevent_default()
         self._paste_counter += 1
-        self.pastes[self._paste_counter] = event.text
-        lines = event.text.count("\n") + 1
-        label = f"[pasted #{self._paste_counter}: {lines:,} lines, {format_bytes(len(event.text.encode()))}]"
+        self.pastes[self._paste_counter] = text
+        lines = text.count("\n") + 1
+        label = f"[pasted #{self._paste_counter}: {lines:,} lines, {format_bytes(len(text.encode()))}]"
         result = self._replace_via_keyboard(label, *self.selection)
         if result:
             self.move_cursor(result.end_location)
