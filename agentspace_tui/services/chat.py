@@ -38,8 +38,8 @@ from ..providers.wirefacts import wire_for
 from ..storage import StorageError
 from ..storage.errors import SessionBusy
 from ..text_safety import SurrogateJoiner
-from ..tokens import MESSAGE_OVERHEAD, encoding_for
-from .core import Services, is_stale_stream
+from ..tokens import encoding_for
+from .core import Services, estimate_reply_usage, is_stale_stream
 
 CHECKPOINT_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 10.0  # well under core.STALE_STREAM
@@ -343,18 +343,11 @@ class ChatService:
             await checkpoints
         content = "".join(state.parts)
         reasoning = "".join(state.reasoning)
-        tmp = {"content": content}
-        output_tokens = message_tokens(tmp, encoding) - MESSAGE_OVERHEAD
+        tokens, estimate = estimate_reply_usage(content, reasoning, encoding, input_estimate)
         usage, usage_source = state.usage, state.usage_source
         if usage is None and (content or reasoning):
-            # cancelled or cut off before the provider reported usage: it still billed what it generated, so
-            # record our local estimate (flagged as such) rather than nothing
-            thought = message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD if reasoning else 0
-            usage = Usage(
-                input_tokens=input_estimate, output_tokens=max(0, output_tokens) + max(0, thought),
-                reasoning_tokens=max(0, thought),
-            )
-            usage_source = "estimated"
+            # cancelled or cut off before the provider reported usage: record our estimate, flagged as such
+            usage, usage_source = estimate, "estimated"
         cost, cost_source = reply_cost_with_source(price, usage, state.provider_cost)
         fields = {
             "content": content,
@@ -370,7 +363,7 @@ class ChatService:
             "cost_source": cost_source,
             "ttft": (state.first_token - state.started) if state.first_token is not None else None,
             "duration": time.monotonic() - state.started,
-            "tokens": tmp["tokens"],
+            "tokens": tokens,
         }
         final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
         if usage is not None:

@@ -59,6 +59,15 @@ def writer_dead(reply: Mapping[str, Any], now: float | None = None) -> bool:
     return (now or time.time()) - last > STALE_STREAM
 
 
+def estimate_reply_usage(content: str, reasoning: str, encoding: str, input_tokens: int) -> tuple[int, Usage]:
+    """A reply's usage counted locally, for when the provider reported none (cancelled, cut off, killed): it
+    still billed what it generated. Returns (the reply's own token count as stored with it, the usage)."""
+    counted: dict[str, Any] = {"content": content}
+    output = max(0, message_tokens(counted, encoding) - MESSAGE_OVERHEAD)
+    thought = max(0, message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD) if reasoning else 0
+    return counted["tokens"], Usage(input_tokens=input_tokens, output_tokens=output + thought, reasoning_tokens=thought)
+
+
 INTERRUPTED = "the app stopped while this reply was streaming; the partial reply was kept"
 
 
@@ -83,20 +92,15 @@ class ReplyCloser:
         content, reasoning = reply.get("content") or "", reply.get("reasoning") or ""
         if reply.get("usage") is not None or not (content or reasoning):
             return fields
-        encoding = self._encoding(str(reply.get("model") or ""))
-        counted: dict[str, Any] = {"content": content}
-        output = max(0, message_tokens(counted, encoding) - MESSAGE_OVERHEAD)
-        thought = max(0, message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD) if reasoning else 0
         estimate = reply.get("input_estimate")
-        usage = Usage(
-            input_tokens=int(estimate) if isinstance(estimate, int | float) else 0,
-            output_tokens=output + thought,
-            reasoning_tokens=thought,
+        tokens, usage = estimate_reply_usage(
+            content, reasoning, self._encoding(str(reply.get("model") or "")),
+            int(estimate) if isinstance(estimate, int | float) else 0,
         )
         cost, cost_source = reply_cost_with_source(_snapshot_price(reply.get("prices")), usage)
         fields.update(
             usage=usage.as_dict(), usage_source="estimated", usage_estimated=True, cost=cost, cost_source=cost_source,
-            tokens=counted["tokens"],
+            tokens=tokens,
         )
         return fields
 
