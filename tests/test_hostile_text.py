@@ -233,13 +233,13 @@ async def test_stored_session_fields_paint_no_control_sequence(home, llm):
         await pilot.pause()
         text = assert_painted_safe(app, "the sessions screen")
         assert "Title ␛]0;pwned title␇" in text and "openai:gpt-4o-mini␛[6n" in text
-        await pilot.press("r")  # the rename box starts from the title as shown
+        await pilot.press("ctrl+r")  # the rename box starts from the title as shown
         await until(lambda: isinstance(app.screen, RenameScreen), what="the rename box")
         await pilot.pause()
         assert "Title ␛]0;pwned" in assert_painted_safe(app, "the rename box")
         await pilot.press("escape")
         await until(lambda: isinstance(app.screen, SessionsScreen), what="the sessions")
-        await pilot.press("d")  # the delete question names it
+        await pilot.press("ctrl+d")  # the delete question names it
         await until(lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         await pilot.pause()
         assert "Delete 'Title ␛]0;pwned" in assert_painted_safe(app, "the delete question")

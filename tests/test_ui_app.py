@@ -597,9 +597,9 @@ async def test_sessions_switch_rename_delete(home, llm):
         ids = [o.id for o in option_list.options]
         assert ids == [first_id, second_id]  # most recently updated first
         option_list.highlighted = ids.index(second_id)
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         await until(lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        await pilot.press("y")
+        await pilot.press("tab", "enter")
         await until(lambda: app.services.store.get_session(second_id) is None, what="the delete")
         await until(lambda: [o.id for o in option_list.options] == [first_id], what="the list to refresh")
         await pilot.press("escape")
@@ -610,9 +610,9 @@ async def test_sessions_switch_rename_delete(home, llm):
         # deleting the open session starts a new chat
         await pilot.press("ctrl+r")
         await until(lambda: isinstance(app.screen, SessionsScreen) and app.screen.loaded, what="the sessions list")
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         await until(lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        await pilot.press("y")
+        await pilot.press("ctrl+d")  # the deliberate key again confirms
         await until(lambda: app.services.store.get_session(first_id) is None, what="the delete")
         await pilot.pause()
         await pilot.press("escape")
@@ -631,7 +631,7 @@ async def test_delete_open_session_while_streaming(home, llm):
         session_id = app.session["id"]
         await pilot.press("ctrl+r")
         await until(lambda: isinstance(app.screen, SessionsScreen) and app.screen.loaded, what="the sessions list")
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         # the delete is refused while the session streams: no confirmation, the session stays
         await until(lambda: "cancel it first" in screen_text(app), timeout=5, what="the refusal")
         assert not isinstance(app.screen, ConfirmScreen)

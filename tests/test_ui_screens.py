@@ -124,7 +124,7 @@ async def test_sessions_empty_store(services):
     async with app.run_test(size=TERMINAL) as pilot:
         await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
         assert "No sessions yet" in screen_text(app)
-        await pilot.press("n")
+        await pilot.press("ctrl+n")
     assert app.results == [SessionAction("new", None)]
 
 
@@ -134,9 +134,8 @@ async def test_search_finds_message_content(seeded):
     async with app.run_test(size=TERMINAL) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.loaded)
-        await pilot.press("slash")
-        assert isinstance(screen.focused, Input)
-        # n/r/d type letters while searching: "zebra" has none of them but "random" has all three
+        assert isinstance(screen.focused, Input)  # the search box has the focus from the start
+        # letters only ever type: "nrd" acts on no session
         await pilot.press(*"zebra")
         await wait_for(pilot, lambda: option_ids(screen, "#sessions-list") == [made[1]["id"]])
         assert screen.query_one("#sessions-search", Input).value == "zebra"
@@ -164,9 +163,9 @@ async def test_search_then_enter_opens_hit(seeded):
     async with app.run_test(size=TERMINAL) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.loaded)
-        await pilot.press("slash", *"alpha")
+        await pilot.press(*"alpha")
         await wait_for(pilot, lambda: option_ids(screen, "#sessions-list") == [made[0]["id"]])
-        await pilot.press("enter", "enter")  # to the list, then open
+        await pilot.press("enter")  # Enter in the search box opens the highlighted hit
         await pilot.pause()
     assert app.results == [SessionAction("open", made[0]["id"])]
 
@@ -192,7 +191,7 @@ async def test_rename_persists(seeded):
     async with app.run_test(size=TERMINAL) as pilot:
         sessions_screen = app.screen
         await wait_for(pilot, lambda: sessions_screen.loaded)
-        await pilot.press("r")
+        await pilot.press("ctrl+r")
         await pilot.pause()
         assert isinstance(app.screen, RenameScreen)
         rename_input = app.screen.query_one(Input)
@@ -219,18 +218,19 @@ async def test_delete_asks_and_removes(seeded):
     async with app.run_test(size=TERMINAL) as pilot:
         sessions_screen = app.screen
         await wait_for(pilot, lambda: sessions_screen.loaded)
-        await pilot.press("d")
+        await pilot.press("ctrl+d")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        assert "Delete 'Gamma'? Its spending stays in usage. y/n" in screen_text(app)
-        await pilot.press("n")  # declined: nothing happens
+        assert "Delete 'Gamma'? Its spending stays in usage." in screen_text(app)
+        await pilot.press("y", "enter")  # y does nothing; Enter alone presses Cancel: nothing happens
         await pilot.pause()
         assert app.screen is sessions_screen
         assert services.store.get_session(target["id"]) is not None
-        await pilot.press("delete")
+        sessions_screen.query_one("#sessions-list", OptionList).focus()
+        await pilot.press("delete")  # Delete on the list asks too
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("tab", "enter")  # to the Delete button, then Enter
         await wait_for(pilot, lambda: len(option_ids(sessions_screen, "#sessions-list")) == 2)
         await settle(pilot)
         assert services.store.get_session(target["id"]) is None
@@ -386,7 +386,7 @@ async def test_paste_key_stores_in_keyring(no_keys, memkeyring, monkeypatch):
             assert PASTED_KEY.encode() not in path.read_bytes(), path
 
 
-async def test_no_keyring_backend_names_env_var(no_keys, monkeypatch):
+async def test_no_keyring_backend_keeps_a_pasted_key_for_this_session_only(no_keys, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
@@ -400,14 +400,22 @@ async def test_no_keyring_backend_names_env_var(no_keys, monkeypatch):
             screen.query_one("#keys-list", OptionList).highlighted = option_ids(screen, "#keys-list").index("anthropic")
             await pilot.press("enter")
             await pilot.pause()
+            assert "used for this session only, kept in memory" in screen_text(app)
             await pilot.press(*PASTED_KEY, "enter")
-            await wait_for(pilot, lambda: "no system keyring" in screen_text(app))
+            await wait_for(pilot, lambda: "for this session only (in memory, never written)" in screen_text(app))
             await settle(pilot)
             text = screen_text(app)
-            assert "set ANTHROPIC_API_KEY in your environment instead" in text
+            assert "key for this session only (in memory)" in text
             assert PASTED_KEY not in text
             assert screen.query_one("#keys-input", Input).value == ""
-            assert not screen.usable
+            assert screen.usable
+            resolved = services.key_for("anthropic")
+            assert (resolved.value, resolved.source) == (PASTED_KEY, "session")
+        # never written anywhere, and gone with the process: a new set of services has no key
+        for path in no_keys.rglob("*"):
+            if path.is_file():
+                assert PASTED_KEY.encode() not in path.read_bytes(), path
+        assert build_services().key_for("anthropic").source == "none"
     finally:
         keyring.set_keyring(previous)
 

@@ -16,10 +16,10 @@ from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -30,8 +30,9 @@ from ...text_safety import for_terminal
 SEARCH_DEBOUNCE = 0.15  # seconds of quiet typing before a search runs
 UNTITLED = "(untitled)"
 
-LIST_KEYS = "↑↓ choose · Enter open · n new · r rename · d delete · / search · Esc close"
-SEARCH_KEYS = "Type to search titles and messages · ↓/Enter to the list · ctrl+n new · ctrl+r rename · Esc close"
+# Typing always goes to the search box (even from the list): no single letter acts on a session here.
+LIST_KEYS = "↑↓ Enter open · type to search · Ctrl+N new · Ctrl+R rename · Ctrl+D delete · Esc close"
+SEARCH_KEYS = "Type to search · ↑↓ Enter open · Ctrl+N new · Ctrl+R rename · Ctrl+D delete · Esc close"
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,9 @@ def session_prompt(session: dict, *, current: bool) -> Text:
 
 
 class SessionList(OptionList):
-    """The list of sessions. Its single-letter keys only act while it has focus (not while typing a search)."""
+    """The list of sessions. It has no letter keys: a printable key typed here goes to the search box."""
 
-    BINDINGS = [
-        Binding("n", "screen.new_session", "New"),
-        Binding("r", "screen.rename", "Rename"),
-        Binding("d,delete", "screen.delete", "Delete"),
-        Binding("slash", "screen.focus_search", "Search"),
-    ]
+    BINDINGS = [Binding("delete", "screen.delete", "Delete", show=False)]
 
     def action_cursor_up(self) -> None:
         # Up from the first row goes back to the search box.
@@ -98,6 +94,14 @@ class SessionList(OptionList):
             self.screen.query_one("#sessions-search", Input).focus()
             return
         super().action_cursor_up()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            search = self.screen.query_one("#sessions-search", Input)
+            search.focus()
+            search.insert_text_at_cursor(event.character)
 
 
 class RenameScreen(ModalScreen[str | None]):
@@ -140,26 +144,67 @@ class RenameScreen(ModalScreen[str | None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question. ``y`` dismisses True; ``n`` or Escape dismisses False."""
+    """A yes/no question. Dismisses True (yes) or False (no, Escape).
+
+    Plain (``confirm`` None): ``y`` answers yes, ``n`` or Escape no.
+    Destructive (``confirm`` is the button's label, e.g. "Delete"): no typed word can answer yes. The Cancel
+    button has the focus, so Enter cancels; only an explicit choice confirms: Tab to the confirm button then
+    Enter (or a click), or, with ``ctrl_d``, ctrl+d (the key that asked, pressed again). Letters do nothing;
+    Escape cancels.
+    """
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
         width: 72; max-width: 90%; height: auto; padding: 1 2; border: round $error; background: $surface;
     }
+    ConfirmScreen #confirm-buttons { height: auto; margin: 1 0 0 0; align: center middle; }
+    ConfirmScreen #confirm-buttons Button { margin: 0 2; }
+    ConfirmScreen #confirm-keys { color: $text-muted; height: auto; }
     """
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes", show=False),
+        Binding("n", "answer(False)", "No", show=False),
+        Binding("escape", "answer(False)", "No"),
+        Binding("ctrl+d", "confirm_key", "Confirm", show=False, priority=True),  # only with ctrl_d=True
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, *, confirm: str | None = None, ctrl_d: bool = False) -> None:
         super().__init__()
         self.question = question
+        self.confirm = confirm
+        self.ctrl_d = ctrl_d and confirm is not None
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(for_terminal(self.question), id="confirm-question", markup=False)
+            if self.confirm:
+                with Horizontal(id="confirm-buttons"):
+                    yield Button("Cancel", id="confirm-cancel", variant="primary")
+                    yield Button(self.confirm, id="confirm-yes", variant="error")
+                keys = f"Tab, Enter: {self.confirm.lower()}"
+                if self.ctrl_d:
+                    keys += f" · ctrl+d again: {self.confirm.lower()}"
+                keys += " · Enter alone or Esc: cancel"
+                yield Static(keys, id="confirm-keys", markup=False)
+
+    def on_mount(self) -> None:
+        if self.confirm:
+            self.query_one("#confirm-cancel", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "answer" and self.confirm and parameters != (False,):
+            return False  # y never answers a destructive question
+        if action == "confirm_key":
+            return self.ctrl_d
+        return super().check_action(action, parameters)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_confirm_key(self) -> None:
+        self.dismiss(True)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -177,7 +222,13 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         Binding("escape", "close", "Close"),
         Binding("ctrl+n", "new_session", "New session"),
         Binding("ctrl+r", "rename", "Rename", show=False),
-        Binding("down", "to_list", "To the list", show=False),
+        # priority: the search box has the focus and binds ctrl+d itself (delete right)
+        Binding("ctrl+d", "delete", "Delete", show=False, priority=True),
+        # from the search box (the list handles its own)
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
     ]
 
     def __init__(
@@ -195,20 +246,22 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         self._generation = 0
         self._search_timer: Timer | None = None
         self._query_text = ""
+        self._open_on_load = False  # Enter was pressed before the search ran: open its first hit
         self.loaded = False  # True once the first list arrived (tests and callers may poll it)
 
     # -- layout -----------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-dialog"):
             yield Static("Sessions", id="sessions-title")
-            yield Input(placeholder="Search titles and messages…", id="sessions-search")
+            # select_on_focus off: a letter typed on the list (see SessionList.on_key) adds to the query
+            yield Input(placeholder="Search titles and messages…", id="sessions-search", select_on_focus=False)
             yield Static("Loading sessions…", id="sessions-empty", markup=False)
             yield SessionList(id="sessions-list")
             yield Static("", id="sessions-message", markup=False)
-            yield Static(LIST_KEYS, id="sessions-keys", markup=False)
+            yield Static(SEARCH_KEYS, id="sessions-keys", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one(SessionList).focus()
+        self.query_one("#sessions-search", Input).focus()  # typing searches; it never acts on a session
         self._reload()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
@@ -250,7 +303,10 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
             option_list.highlighted = ids.index(target) if target else 0
         else:
             empty.display = True
-            empty.update(f"No sessions match {text!r}" if text else "No sessions yet — press n to start one")
+            empty.update(f"No sessions match {text!r}" if text else "No sessions yet — press ctrl+n to start one")
+        if self._open_on_load:
+            self._open_on_load = False
+            self._open_highlighted()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "sessions-search":
@@ -266,17 +322,37 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         self._reload()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the search box opens the highlighted session (once the search typed so far has run)."""
         if event.input.id != "sessions-search":
             return
         event.stop()
-        if self._search_timer is not None:  # Enter before the debounce fired: search now
+        if self._search_timer is not None:  # Enter before the debounce fired: search now, open its hit
             self._search_timer.stop()
+            self._open_on_load = True
             self._search_now()
-        self.query_one(SessionList).focus()
+            return
+        self._open_highlighted()
 
-    def action_to_list(self) -> None:
-        # Reached only from the search box: the list handles its own "down".
-        self.query_one(SessionList).focus()
+    def _open_highlighted(self) -> None:
+        session_id = self._highlighted_id()
+        if session_id is None:
+            self._set_message("No session selected.")
+            return
+        self.dismiss(SessionAction("open", session_id, frozenset(self.deleted_ids)))
+
+    def action_move(self, step: int) -> None:
+        # Reached only from the search box: the list handles its own Up/Down.
+        option_list = self.query_one(SessionList)
+        if option_list.option_count:
+            current = option_list.highlighted if option_list.highlighted is not None else -step
+            option_list.highlighted = max(0, min(option_list.option_count - 1, current + step))
+
+    def action_page(self, step: int) -> None:
+        option_list = self.query_one(SessionList)
+        if step > 0:
+            option_list.action_page_down()
+        else:
+            option_list.action_page_up()
 
     # -- actions ------------------------------------------------------------------------------------------
     def _highlighted_id(self) -> str | None:
@@ -338,8 +414,8 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
             if yes:
                 self._delete(session_id, session_title(session))
 
-        question = f"Delete '{session_title(session)}'? Its spending stays in usage. y/n"
-        self.app.push_screen(ConfirmScreen(question), confirmed)
+        question = f"Delete '{session_title(session)}'? Its spending stays in usage. This cannot be undone."
+        self.app.push_screen(ConfirmScreen(question, confirm="Delete", ctrl_d=True), confirmed)
 
     @work(thread=True, group="sessions-write", exit_on_error=False, description="delete session")
     def _delete(self, session_id: str, title: str) -> None:

@@ -310,49 +310,67 @@ class ReplyBlock(Vertical):
 
 
 class ConversationView(VerticalScroll):
-    """Scrolls with the newest message at the bottom, following it unless the user scrolled up."""
+    """Scrolls with the newest message at the bottom, following it unless the user scrolled up.
+
+    The "load earlier" button is one widget for the life of the view: it stays first, hidden while there is
+    nothing earlier to load. Replacing the content never removes and re-mounts it, so a new session's page can
+    be mounted at once while the old one's widgets are still being removed (no duplicate ids, nothing to await).
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._earlier: list[dict] = []
+        self._earlier_button = Button("", id="load-earlier", classes="load-earlier")
+        self._earlier_button.display = False
+
+    def compose(self) -> ComposeResult:
+        yield self._earlier_button
 
     def clear(self) -> None:
         self._earlier = []
-        self.remove_children()
+        self._show_earlier_button()
+        self.remove_children([child for child in self.children if child is not self._earlier_button])
 
     def show_messages(self, messages: list[dict]) -> None:
-        """Mount the newest page of a session; older pages mount on demand (long sessions open fast)."""
-        self.clear()
+        """Mount the newest page of a session; older pages mount on demand (long sessions open fast).
+
+        The new page's widgets are built before anything is removed: if building fails, the view is unchanged.
+        """
         take, chars = 0, 0
         for msg in reversed(messages):  # enough to fill the screen; the rest mounts when scrolled to
             if take >= 2 and (chars >= FIRST_PAGE_CHARS or take >= PAGE):
                 break
             take += 1
             chars += len(msg.get("content", ""))
-        self._earlier = list(messages[: len(messages) - take])
         page = messages[len(messages) - take :]
         widgets = [block_for(m) for m in page]
-        if self._earlier:
-            widgets.insert(0, self._earlier_button())
+        self.clear()
+        self._earlier = list(messages[: len(messages) - take])
+        self._show_earlier_button()
         if widgets:
-            self.mount_all(widgets)
+            self._mount_after_button(widgets)
         self.anchor()
 
-    def _earlier_button(self) -> Button:
-        return Button(f"▲ {len(self._earlier)} earlier messages (click or Enter to load)", id="load-earlier",
-                      classes="load-earlier")
+    def _show_earlier_button(self) -> None:
+        button = self._earlier_button
+        if self._earlier:
+            button.label = f"▲ {len(self._earlier)} earlier messages (click or Enter to load)"
+        if button.has_focus and not self._earlier:
+            self.focus()  # a hidden button keeps no focus
+        button.display = bool(self._earlier)
+
+    def _mount_after_button(self, widgets: list) -> None:
+        if self._earlier_button.parent is self:
+            self.mount_all(widgets, after=self._earlier_button)
+        else:  # not composed yet (the view is not mounted): the button is mounted first, with the page
+            self.mount_all(widgets)
 
     def load_earlier(self) -> None:
         if not self._earlier:
             return
         page, self._earlier = self._earlier[-PAGE:], self._earlier[:-PAGE]
-        button = self.query_one("#load-earlier", Button)
-        widgets = [block_for(m) for m in page]
-        self.mount_all(widgets, after=button)
-        if self._earlier:
-            button.label = f"▲ {len(self._earlier)} earlier messages (click or Enter to load)"
-        else:
-            button.remove()
+        self._mount_after_button([block_for(m) for m in page])
+        self._show_earlier_button()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -360,7 +378,7 @@ class ConversationView(VerticalScroll):
             self.call_after_refresh(self.load_earlier)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "load-earlier":
+        if event.button is self._earlier_button:
             event.stop()
             self.load_earlier()
 
