@@ -1,9 +1,9 @@
 """What will be sent next, and how big and costly each part of it is.
 
 The request is: one system message (system prompt + pinned attachments), the history that fits the model's
-window (oldest whole turns left out first, never deleted from storage), then the user's draft. Token counts
-of stored messages are cached per message and encoding, so re-inspecting on every keystroke only counts the
-draft.
+window (oldest whole turns left out first, never deleted from storage; a turn whose reply failed before any
+text is left out too), then the user's draft. Token counts of stored messages are cached per message and
+encoding, so re-inspecting on every keystroke only counts the draft.
 """
 
 from __future__ import annotations
@@ -65,6 +65,33 @@ def sendable(message: dict) -> bool:
     return message.get("role") in ("user", "assistant") and bool(message.get("content"))
 
 
+FAILED_STATUSES = ("error", "interrupted")
+
+
+def failed_before_text(message: dict) -> bool:
+    """A reply that failed before any of its text arrived (a 401, a refused request, a crash before the
+    first chunk): its turn is stored and shown, but not sent again -- it can be retried as a new turn."""
+    return (
+        message.get("role") == "assistant"
+        and message.get("status") in FAILED_STATUSES
+        and not message.get("content")
+    )
+
+
+def sendable_history(history: list[dict]) -> list[dict]:
+    """The stored messages that go to the provider, oldest first: the ``sendable`` ones, without the user
+    message of a turn whose reply failed before any text (it would be sent a second time, or two user turns
+    would follow each other)."""
+    out: list[dict] = []
+    for message in history:
+        if failed_before_text(message):
+            if out and out[-1].get("role") == "user":
+                out.pop()
+        elif sendable(message):
+            out.append(message)
+    return out
+
+
 def message_tokens(message: dict, encoding: str) -> int:
     """Token count of a stored message in ``encoding``, cached on the message dict (and persisted by callers)."""
     cache = message.setdefault("tokens", {})
@@ -112,12 +139,12 @@ class ContextInspector:
 
     def _history_stats(self, history: list[dict], encoding: str) -> _HistoryStats:
         last = history[-1] if history else {}
-        key = (encoding, len(history), id(history), last.get("id"), len(last.get("content", "")))
+        key = (encoding, len(history), id(history), last.get("id"), len(last.get("content", "")), last.get("status"))
         cached = self._history.get(encoding)
         if cached is not None and cached.key == key:
             return cached
         stats = _HistoryStats(key=key)
-        msgs = [m for m in history if sendable(m)]
+        msgs = sendable_history(history)
         prime_counts(msgs, encoding)
         stats.messages = msgs
         for msg in msgs:

@@ -9,6 +9,10 @@ sent and measured by the inspector like any other text.
 A paste that is shown (a small one) has its control characters made visible first (``for_terminal``): text
 copied from a reply may hold ``ESC ] 52`` and the like, and the text area would paint it as is. What the
 prompt shows is what is sent.
+
+Only Textual's public API is used: keys are bindings (Enter and the newline keys with ``priority``, so they
+win over TextArea's own key handling), pastes a public ``on_paste`` handler that runs before TextArea's (Textual
+calls each class's handler in MRO order) and stops it with ``prevent_default``, edits ``replace``.
 """
 
 from __future__ import annotations
@@ -52,24 +56,29 @@ class PromptInput(TextArea):
         self.pastes: dict[int, str] = {}
         self._paste_counter = 0
 
-    # -- large pastes -----------------------------------------------------------------------------------
-    async def _on_paste(self, event: events.Paste) -> None:
-        # terminals send a paste's line breaks as CR (or CRLF): make them newlines, not visible "␍"s
-        text = event.text.replace("\r\n", "\n").replace("\r", "\n")
-        if len(text) < LARGE_PASTE or self.read_only:
-            # TextArea._on_paste runs after this handler (Textual calls each class's handler in turn) and
-            # inserts the text: calling it here as well pasted everything twice
-            event.text = for_terminal(text)
-            return
+    # -- pastes ---------------------------------------------------------------------------------------
+    def on_paste(self, event: events.Paste) -> None:
+        if self.read_only:
+            return  # TextArea's own handler ignores it too
+        # this handler runs before TextArea's: prevent_default stops that one, so the paste is inserted once
         event.stop()
         event.prevent_default()
-        self._paste_counter += 1
-        self.pastes[self._paste_counter] = text
-        lines = text.count("\n") + 1
-        label = f"[pasted #{self._paste_counter}: {lines:,} lines, {format_bytes(len(text.encode()))}]"
-        result = self._replace_via_keyboard(label, *self.selection)
-        if result:
-            self.move_cursor(result.end_location)
+        # terminals send a paste's line breaks as CR (or CRLF): make them newlines, not visible "␍"s
+        text = event.text.replace("\r\n", "\n").replace("\r", "\n")
+        if len(text) < LARGE_PASTE:
+            shown = for_terminal(text)
+        else:
+            self._paste_counter += 1
+            self.pastes[self._paste_counter] = text
+            lines = text.count("\n") + 1
+            shown = f"[pasted #{self._paste_counter}: {lines:,} lines, {format_bytes(len(text.encode()))}]"
+        self._type_text(shown)
+        self.focus()
+
+    def _type_text(self, text: str) -> None:
+        """Replace the selection with ``text`` as typing does: the cursor ends up after it."""
+        result = self.replace(text, *self.selection, maintain_selection_offset=False)
+        self.move_cursor(result.end_location)
 
     def expanded_text(self) -> str:
         """The draft as it will be sent: placeholders replaced by what was pasted."""
@@ -89,21 +98,29 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
     # -- keys -------------------------------------------------------------------------------------------
-    async def _on_key(self, event: events.Key) -> None:
+    def on_key(self, event: events.Key) -> None:
+        """Enter sends; Ctrl+J, Shift+Enter and Alt+Enter insert a newline.
+
+        Handled here rather than by priority bindings: those run in the app before this widget has processed
+        the keys queued ahead of Enter, so a burst ("/new" + Enter from a fast typist, or an unbracketed paste)
+        was sent empty. This handler runs before TextArea's, and prevent_default keeps TextArea's "\n" out.
+        """
         if event.key == "enter":
-            event.stop()
             event.prevent_default()
-            text = self.expanded_text()
-            if text.strip():
-                self.post_message(self.Submitted(self, text))
-            return
-        if event.key in NEWLINE_KEYS:
             event.stop()
+            self.action_submit()
+        elif event.key in NEWLINE_KEYS and not self.read_only:
             event.prevent_default()
-            start, end = self.selection
-            self._replace_via_keyboard("\n", start, end)
-            return
-        await super()._on_key(event)
+            event.stop()
+            self.action_newline()
+
+    def action_submit(self) -> None:
+        text = self.expanded_text()
+        if text.strip():
+            self.post_message(self.Submitted(self, text))
+
+    def action_newline(self) -> None:
+        self._type_text("\n")
 
     # -- input history ----------------------------------------------------------------------------------
     def remember(self) -> None:
