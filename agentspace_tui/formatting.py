@@ -136,6 +136,20 @@ def outcome_notice(reply: dict) -> str | None:
     return f"{label}: {text}"
 
 
+def not_billed(reply: dict) -> bool:
+    """A request the provider rejected (401, 429, 400, 404...) before any text: nothing was generated and no
+    usage came back, so nothing was billed. A reply that got any text or reasoning before it failed or was
+    interrupted was billed (its usage is estimated when the provider sent none)."""
+    return (
+        reply.get("status") == "error"
+        and not reply.get("content")
+        and not reply.get("reasoning")
+        and not reply.get("tool_calls")
+        and not reply.get("usage")
+        and reply.get("cost") is None
+    )
+
+
 def reply_summary(reply: dict) -> str:
     """'openai:gpt-4o-mini · 120 in / 45 out · $0.0001 · 0.42 s to first token · 85 tok/s'.
 
@@ -158,6 +172,8 @@ def reply_summary(reply: dict) -> str:
         elif reply.get("cost_source") == "provider":
             cost += " (billed)"
         parts.append(cost)
+    elif not_billed(reply):
+        parts.append("not billed")
     else:
         parts.append("cost unknown (no usage reported)")
     if reply.get("ttft") is not None:

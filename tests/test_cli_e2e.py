@@ -283,8 +283,8 @@ def test_models_command(home, capsys):
     assert by_id["anthropic:claude-sonnet-4-5"]["input_per_mtok"] == pytest.approx(3.0)
     assert by_id["gemini:gemini-2.5-flash"]["key_configured"] is False
     # Ollama models discovered from OLLAMA_HOST (the loopback server), context from /api/show
-    assert by_id["ollama:llama3.2:latest"]["context_window"] == 131072
-    assert by_id["ollama:llama3.2:latest"]["input_per_mtok"] == 0.0
+    assert by_id["ollama:llama3.2"]["context_window"] == 131072
+    assert by_id["ollama:llama3.2"]["input_per_mtok"] == 0.0
     only = json.loads(_run_json(capsys, ["models", "--provider", "anthropic"]))
     assert only and all(m["provider"] == "anthropic" for m in only)
     assert main(["models", "--provider", "nope"]) == 3

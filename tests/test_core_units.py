@@ -26,7 +26,7 @@ def catalog():
         ("gpt-4o-mini", "openai:gpt-4o-mini"),
         ("claude-sonnet-4-5", "anthropic:claude-sonnet-4-5"),
         ("gemini-2.5-flash", "gemini:gemini-2.5-flash"),
-        ("llama3.2", "ollama:llama3.2:latest"),
+        ("llama3.2", "ollama:llama3.2"),  # Ollama's implicit ":latest" tag
         ("ollama:llama3.2", "ollama:llama3.2"),
         ("openrouter:anthropic/claude-3.5-sonnet", "openrouter:anthropic/claude-3.5-sonnet"),
     ],

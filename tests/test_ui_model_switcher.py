@@ -20,7 +20,7 @@ from agentspace_tui.ui.screens.model_switcher import ModelSwitcherScreen, fuzzy_
 
 KEYED = {"openai", "anthropic"}
 CURRENT = "openai:gpt-4o-mini"
-SMALL_LOCAL = "ollama:tiny:latest"  # a 2k-token local model: the synthetic history does not fit
+SMALL_LOCAL = "ollama:tiny"  # a 2k-token local model: the synthetic history does not fit
 
 
 # -- real choices and a real estimate -------------------------------------------------------------------
@@ -238,7 +238,7 @@ async def test_rows_show_unknown_price_local_free_and_over_window(choices):
             text = row_plain(screen, choice.info.id)
             assert "price unknown" in text and "next: unknown" in text
             assert "$0" not in text
-        local = row_plain(screen, "ollama:llama3.2:latest")
+        local = row_plain(screen, "ollama:llama3.2")
         assert "free (local)" in local and "next: free" in local and "$0" not in local
         assert "131k" in local
         tiny = row_plain(screen, SMALL_LOCAL)

@@ -6,7 +6,7 @@ import difflib
 import os
 
 from .models import ModelError, ModelInfo, catalog_entries, check_model_id, info_from_entry, split_id
-from .ollama import OllamaModel, discover, normalize_host
+from .ollama import OllamaModel, discover, normalize_host, show_model
 from .providers import ProviderSpec
 
 # order used to resolve a bare name that several providers know
@@ -22,11 +22,19 @@ def provider_api_base(spec: ProviderSpec, *, from_env: bool = True) -> str | Non
     return spec.api_base
 
 
+def ollama_canonical(name: str) -> str:
+    """Ollama's implicit tag: "llama3.2" and "llama3.2:latest" are one model, known by its short name."""
+    short = name.removesuffix(":latest")
+    return short if short and not short.endswith((":", "/")) else name
+
+
 class Catalog:
     def __init__(self, providers: dict[str, ProviderSpec], ollama_models: list[OllamaModel] | None = None):
         self.providers = providers
         self.ollama_models: list[OllamaModel] = list(ollama_models or [])
         self._entries: dict[str, dict[str, dict]] = {}
+        self._ollama_discovered = bool(self.ollama_models)
+        self._ollama_shown: dict[tuple[str, str], OllamaModel | None] = {}
 
     # -- discovery -------------------------------------------------------------------------------------
     def discover_ollama(self, timeout: float = 1.0) -> list[OllamaModel]:
@@ -34,6 +42,7 @@ class Catalog:
         if spec is None:
             return []
         self.ollama_models = discover(provider_api_base(spec) or "http://localhost:11434", timeout)
+        self._ollama_discovered = True
         return self.ollama_models
 
     # -- lookups ---------------------------------------------------------------------------------------
@@ -48,9 +57,21 @@ class Catalog:
                 return model
         return None
 
+    def _ollama_show(self, spec: ProviderSpec, name: str) -> OllamaModel | None:
+        """One model asked of Ollama itself (``/api/show``) when discovery has not run: the window is then the
+        same as after discovery. Asked once per name; a short timeout, nothing when Ollama is not running."""
+        key = (spec.name, name)
+        if key not in self._ollama_shown:
+            base = provider_api_base(spec) or "http://localhost:11434"
+            self._ollama_shown[key] = show_model(base, name, timeout=0.5)
+        return self._ollama_shown[key]
+
     def _info(self, spec: ProviderSpec, name: str) -> ModelInfo:
         if spec.litellm_prefix == "ollama_chat":
+            name = ollama_canonical(name)
             found = self._ollama_lookup(name)
+            if found is None and not spec.custom and not self._ollama_discovered:
+                found = self._ollama_show(spec, name)
             info = info_from_entry(spec, name, {"max_input_tokens": found.context_window} if found else None)
             return info
         return info_from_entry(spec, name, self.entries(spec.name).get(name))

@@ -40,6 +40,18 @@ def _context_length(model_info: dict) -> int | None:
     return None
 
 
+def show_model(host: str, name: str, timeout: float = 1.0) -> OllamaModel | None:
+    """One installed model by name (``/api/show``); None when Ollama is not running or does not have it."""
+    try:
+        info = _post_json(normalize_host(host) + "/api/show", {"model": name}, timeout)
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    model_info = info.get("model_info")
+    return OllamaModel(name, _context_length(model_info) if isinstance(model_info, dict) else None)
+
+
 def discover(host: str, timeout: float = 1.0) -> list[OllamaModel]:
     """Models installed on the Ollama at ``host``; [] when it is not running."""
     base = normalize_host(host)

@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -119,6 +120,9 @@ class ChatRequest:
     max_retries: int = 2
     wire: str = "openai"  # the provider's wire format, see wirefacts.wire_for
     extra: dict = field(default_factory=dict)
+    # set by stream_chat (time.monotonic()) as each attempt's HTTP request is sent, after litellm is imported and
+    # the request built: time to first token counts from here, not from our own start-up
+    sent_at: float | None = None
 
 
 def _attr(obj, name: str):
@@ -288,8 +292,11 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
         try:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that lands while a
             # chunk arrives (Esc was lost ~4 times in 100), and it makes a task per call
+            request.sent_at = time.monotonic()
             async with asyncio.timeout(request.timeout):
                 response = await litellm.acompletion(**kwargs)
+            # litellm's first call imports the provider's SDK modules (~1 s): the request left when httpx sent it
+            request.sent_at = capture.sent_at or request.sent_at
             iterator = response.__aiter__()
             while True:
                 try:

@@ -14,6 +14,7 @@ nothing unless a ``Capture`` is active in the calling task's context.
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import cast
@@ -29,6 +30,7 @@ class Capture:
 
     body: bytearray = field(default_factory=bytearray)
     status: int | None = None
+    sent_at: float | None = None  # time.monotonic() as the request went out (time to first token counts from here)
 
     def activate(self) -> contextvars.Token:
         return _current.set(self)
@@ -65,6 +67,9 @@ def install() -> None:
             await self._inner.aclose()
 
     async def send(self, request, *args, **kwargs):
+        sending = _current.get()
+        if sending is not None:
+            sending.sent_at = time.monotonic()
         response = await original(self, request, *args, **kwargs)
         capture = _current.get()
         if capture is not None:

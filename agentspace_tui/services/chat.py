@@ -250,6 +250,8 @@ class ChatService:
                 if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
                     if state.first_token is None:
                         state.first_token = time.monotonic()
+                        # ttft and duration count from the request going out, not from our own start-up
+                        state.started = request.sent_at or state.started
                     is_reasoning = isinstance(event, ReasoningDelta)
                     text = (thought if is_reasoning else answer).feed(event.text)
                     if not text:

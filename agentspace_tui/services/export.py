@@ -7,10 +7,33 @@ controls) with lone surrogates repaired and C1 controls escaped too.
 
 from __future__ import annotations
 
+import re
 import time
 
 from ..formatting import format_time, json_text, outcome_notice, reply_summary
 from ..text_safety import for_terminal
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+
+
+def close_fences(text: str) -> str:
+    """``text`` with a code fence left open at its end (a reply cut inside a code block) closed, so that what
+    follows it in the export (the next heading) is Markdown again, not code. CommonMark's rule: a fence is
+    closed by a line of the same character, at least as long, with nothing after it."""
+    opening: str | None = None
+    for line in text.splitlines():
+        match = _FENCE.fullmatch(line)
+        if match is None:
+            continue
+        fence, rest = match.group(1), match.group(2)
+        if opening is None:
+            if not (fence[0] == "`" and "`" in rest):  # a backtick fence's info string has no backtick
+                opening = fence
+        elif fence[0] == opening[0] and len(fence) >= len(opening) and not rest.strip():
+            opening = None
+    if opening is None:
+        return text
+    return text + ("" if text.endswith("\n") else "\n") + opening
 
 
 def to_markdown(session: dict, messages: list[dict]) -> str:
@@ -21,18 +44,18 @@ def to_markdown(session: dict, messages: list[dict]) -> str:
     )
     lines.append("")
     if session.get("system_prompt"):
-        lines += ["## System prompt", "", session["system_prompt"], ""]
+        lines += ["## System prompt", "", close_fences(session["system_prompt"]), ""]
     for att in session.get("attachments") or []:
         lines += [f"_Attached: {att.get('name')} ({att.get('bytes', 0)} bytes)_", ""]
     for msg in messages:
         if msg.get("role") == "user":
-            lines += ["## You", "", msg.get("content", ""), ""]
+            lines += ["## You", "", close_fences(msg.get("content") or ""), ""]
         elif msg.get("role") == "assistant":
             lines += [f"## Assistant ({msg.get('model') or 'unknown model'})", ""]
             if msg.get("reasoning"):
                 # collapsed on renderers that know <details>; the blank lines keep its Markdown rendered
-                lines += ["<details><summary>Thinking</summary>", "", msg["reasoning"], "", "</details>", ""]
-            lines.append(msg.get("content", ""))
+                lines += ["<details><summary>Thinking</summary>", "", close_fences(msg["reasoning"]), "", "</details>", ""]
+            lines.append(close_fences(msg.get("content") or ""))
             if msg.get("error"):
                 lines += ["", f"> {msg.get('status')}: {msg['error']}"]
             notice = outcome_notice(msg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ...formatting import format_cost, format_tokens, usage_estimated
+from ...formatting import format_cost, format_tokens, not_billed, usage_estimated
 
 
 def _total(cost: float | None, unknown: int) -> str:
@@ -25,6 +25,8 @@ class CostFooter(Static):
             text.append(format_cost(last.get("cost")), style="bold")
             if usage_estimated(last):  # the provider reported no usage: our own count
                 text.append(" est.", style="italic")
+        elif last and not_billed(last):  # rejected before any text (401, 429...): nothing to pay
+            text.append("not billed", style="dim")
         elif last:
             text.append("no usage reported", style="dim")
         else:
