@@ -1,8 +1,9 @@
 """Snapshot tests of the whole app (pytest-textual-snapshot), from seeded sessions with fixed ids, times and costs.
 
 Each screen is the real AgentspaceApp over a real store in an isolated home; nothing is sent, so litellm is never
-imported (``warm_litellm=False``). Usage is seeded only in message and session fields, never in the ledger, so
-the footer's "today" is $0 whatever the date.
+imported (``warm_litellm=False``). The main conversation's two replies are recorded in the usage ledger as
+today's (whatever the date), so the footer's "today" includes them, as it would for a user; the other seeds keep
+their usage in message fields only.
 """
 
 from __future__ import annotations
@@ -72,8 +73,6 @@ def seed_conversation(*, attachments: list[dict] | None = None) -> str:
             "created_at": BASE,
             "updated_at": BASE + 120,
             "attachments": attachments or [],
-            "usage": {OPENAI: {"requests": 2, "input_tokens": 1_610, "output_tokens": 367, "cost": 0.000462,
-                               "unknown_cost": 0}},
         },
         [
             {"id": "a0000000001", "role": "user", "content": "How do I read a CSV file in Python?",
@@ -88,6 +87,12 @@ def seed_conversation(*, attachments: list[dict] | None = None) -> str:
              "ttft": 0.37, "duration": 1.95, "created_at": BASE + 61},
         ],
     )
+    for message_id, (input_tokens, output_tokens, cost) in {"a0000000002": (412, 146, 0.0001494),
+                                                            "a0000000004": (1_198, 221, 0.0003123)}.items():
+        services.store.record_reply_usage(
+            SESSION_ID, model=OPENAI, input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=0,
+            cache_write_tokens=0, cost=cost, message_id=message_id,
+        )
     services.store.close()
     return SESSION_ID
 

@@ -21,7 +21,7 @@ class KeyStoreError(Exception):
 @dataclass(frozen=True)
 class ResolvedKey:
     value: str | None
-    source: str  # "env:VAR" | "keyring" | "none" | "not needed"
+    source: str  # "env:VAR" | "keyring" | "session" (pasted, kept in memory only) | "none" | "not needed"
 
 
 # Keyring backends that keep keys in the operating system's credential store (encrypted by it, unlocked with the
@@ -144,12 +144,18 @@ def resolve_key(spec: ProviderSpec, *, use_keyring: bool = True) -> ResolvedKey:
     return ResolvedKey(None, "none")
 
 
-def set_key(spec: ProviderSpec, value: str) -> None:
+def clean_key(value: str) -> str:
+    """A pasted key without surrounding whitespace; refused (``KeyStoreError``) if empty or holding spaces."""
     value = value.strip()
     if not value:
         raise KeyStoreError("empty key: nothing stored")
     if any(ch.isspace() for ch in value):
         raise KeyStoreError("the key contains whitespace; paste only the key itself")
+    return value
+
+
+def set_key(spec: ProviderSpec, value: str) -> None:
+    value = clean_key(value)
     trusted, reason = _usable_backends()
     if not trusted:
         raise KeyStoreError(_no_keyring_message(spec, reason))

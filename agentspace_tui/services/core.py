@@ -162,6 +162,7 @@ class Services:
         self._overrides_cache: tuple[float, dict] | None = None
         self.overrides_ttl = 2.0  # seconds; the TUI sets infinity and refreshes from workers
         self._key_cache: dict[str, keystore.ResolvedKey] = {}
+        self._session_keys: dict[str, str] = {}  # pasted where no keyring can keep them; gone when we exit
 
     # -- providers and keys -----------------------------------------------------------------------
     def provider(self, name: str) -> ProviderSpec:
@@ -174,8 +175,17 @@ class Services:
 
     def key_for(self, provider: str, *, fresh: bool = False) -> keystore.ResolvedKey:
         if fresh or provider not in self._key_cache:
-            self._key_cache[provider] = keystore.resolve_key(self.provider(provider))
+            resolved = keystore.resolve_key(self.provider(provider))
+            if resolved.value is None and provider in self._session_keys:
+                resolved = keystore.ResolvedKey(self._session_keys[provider], "session")
+            self._key_cache[provider] = resolved
         return self._key_cache[provider]
+
+    def use_key_for_session(self, provider: str, value: str) -> None:
+        """A key for this process only (no keyring here): kept in memory, never written anywhere.
+        Environment variables and the keyring still come first."""
+        self._session_keys[self.provider(provider).name] = keystore.clean_key(value)
+        self._key_cache.pop(provider, None)
 
     def forget_keys(self) -> None:
         self._key_cache.clear()

@@ -5,6 +5,7 @@ Layout under the data dir (every file is a TinyDB JSON document with a ``meta`` 
     sessions/<id>.json  messages table + meta (which also keeps the session record, to rebuild the index)
     usage.json          ledger table: one row per (local day, model); outlives deleted sessions
     pricing.json        overrides table: USD per million tokens, per model
+    preferences.json    prefs table: what the app remembers between runs (theme, inspector, last model)
     .lock               flock'ed around every read-modify-write
 
 Bookkeeping fields: a reply stored by ``begin_turn`` has ``usage_recorded`` (False until its usage is counted);
@@ -37,6 +38,7 @@ from .records import ID_RE, session_meta
 INDEX_NAME = "index.json"
 LEDGER_NAME = "usage.json"
 PRICING_NAME = "pricing.json"
+PREFS_NAME = "preferences.json"
 SESSIONS_DIR = "sessions"
 LOCK_NAME = ".lock"
 # Parsed session files kept in memory; beyond this the least recently used is dropped.
@@ -55,6 +57,7 @@ class StoreFiles:
         self._index = self._open(INDEX_NAME, ("meta", "sessions"), recovery.recover_index)
         self._ledger = self._open(LEDGER_NAME, ("meta", "ledger"), recovery.recover_ledger)
         self._pricing = self._open(PRICING_NAME, ("meta", "overrides"), recovery.recover_pricing)
+        self._prefs = self._open(PREFS_NAME, ("meta", "prefs"), recovery.recover_preferences)
         self._session_dbs: OrderedDict[str, TinyDB] = OrderedDict()
         self._swept = False
         self._pending_dirs: set[Path] | None = None
@@ -93,7 +96,7 @@ class StoreFiles:
         return db
 
     def _storages(self) -> Iterator[AtomicJSONStorage]:
-        for db in (self._index, self._ledger, self._pricing, *self._session_dbs.values()):
+        for db in (self._index, self._ledger, self._pricing, self._prefs, *self._session_dbs.values()):
             yield _storage(db)
 
     def relative(self, path: Path) -> str:

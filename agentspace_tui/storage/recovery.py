@@ -141,3 +141,9 @@ def recover_pricing(store: StoreFiles, path: Path, aside: Path, found: Tables) -
     rows = found.get("overrides", {})
     store.warn(f"{_moved(store, path, aside)}, recovered {_plural(len(rows), 'price override')}")
     return {"meta": _meta(), "overrides": rows}
+
+
+def recover_preferences(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
+    rows = {k: v for k, v in found.get("prefs", {}).items() if isinstance(v, dict)}
+    store.warn(f"{_moved(store, path, aside)}; preferences {'recovered' if rows else 'reset'}")
+    return {"meta": _meta(), "prefs": rows}

@@ -19,6 +19,7 @@ from .atomic import SCHEMA_VERSION, parse_tables
 from .charges import is_open
 from .errors import StorageError
 from .files import SESSIONS_DIR
+from .preferences import PreferencesMixin
 from .records import (
     ID_RE,
     ROLES,
@@ -35,7 +36,7 @@ from .records import (
 from .turns import TurnsMixin
 
 
-class Store(TurnsMixin):
+class Store(TurnsMixin, PreferencesMixin):
     """Local storage. Opening is free (no I/O until first use); every method returns plain JSON data."""
 
     # -- sessions ----------------------------------------------------------------------------------------

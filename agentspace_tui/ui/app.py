@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:  # the services load in the startup worker, after the first paint
@@ -41,6 +41,7 @@ from .widgets.prompt import PromptInput
 from .widgets.thinking import ThinkingBlock
 
 WIDE_ENOUGH = 110  # columns from which the inspector is shown by default
+NARROW = 100  # below this the inspector collapses even if it was chosen (it would leave the conversation ~50)
 BIG_DRAFT = 20_000  # characters from which the draft is measured in a worker, not per keystroke
 MEASURE_DELAY = 0.3  # seconds between the session appearing and the history being counted
 IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
@@ -49,14 +50,18 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 _T = TypeVar("_T")
 
-HELP = """\
-Keys: Enter send · Ctrl+J newline · Up/Down input history · Esc cancel the streaming reply
-Ctrl+O switch model · Ctrl+B toggle inspector · Ctrl+R sessions · Ctrl+N new session
-Ctrl+Y copy last reply · Ctrl+G copy last code block · Ctrl+K keys · Ctrl+P command palette · Ctrl+Q quit
-Ctrl+T show/hide the model's thinking (the newest reply's, or the focused one: Shift+Tab to it, Enter toggles)
-Commands: /model ID · /new · /system TEXT · /attach PATH · /detach [NAME] · /export [PATH] · /rename TITLE · /help
-Keys can be remapped in config.toml under [keybindings] (binding ids: switch_model, toggle_inspector,
-sessions, new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit)."""
+# what each remappable binding does, in the order /help lists them (keys come from the live bindings)
+BINDING_HELP = {
+    "switch_model": "switch model", "toggle_inspector": "toggle inspector", "sessions": "sessions",
+    "new_session": "new session", "cancel": "cancel the streaming reply", "retry": "re-send a failed message",
+    "copy_reply": "copy last reply", "copy_code": "copy last code block", "keys": "providers and keys",
+    "toggle_thinking": "show/hide the model's thinking (the newest reply's, or the focused one)", "quit": "quit",
+}
+HELP_FIXED = """\
+Prompt: Enter send · Ctrl+J newline · Up/Down input history · Tab moves focus · Ctrl+P command palette
+Commands: /model ID · /new · /system TEXT · /attach PATH · /detach [NAME] · /export [PATH] · /rename TITLE
+· /retry · /help
+Keys can be remapped in config.toml under [keybindings] by binding id: {ids}."""
 
 
 class ChatScreen(Screen):
@@ -75,6 +80,14 @@ class ChatScreen(Screen):
     def on_mount(self) -> None:
         cast("AgentspaceApp", self.app).main_screen_mounted()  # only AgentspaceApp makes this screen
 
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the conversation or the inspector has focus goes to the prompt instead of being lost."""
+        if event.is_printable and event.character and not isinstance(self.focused, Input | TextArea):
+            prompt = self.query_one(PromptInput)
+            prompt.focus()
+            prompt.insert(event.character)
+            event.stop()
+
 
 class AgentspaceApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live elsewhere
@@ -85,7 +98,10 @@ class AgentspaceApp(App):
         Binding("ctrl+b", "toggle_inspector", "Inspector", id="toggle_inspector"),
         Binding("ctrl+r", "sessions", "Sessions", id="sessions"),
         Binding("ctrl+n", "new_session", "New", id="new_session"),
-        Binding("escape", "cancel", "Cancel", id="cancel", show=False),
+        # shown (and cancelling) while a reply streams; otherwise Esc falls through to focusing the prompt
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("escape", "focus_prompt", "Prompt", show=False),
+        Binding("f5", "retry", "Retry", id="retry", show=False),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", show=False),
         Binding("ctrl+g", "copy_code", "Copy code", id="copy_code", show=False),
         # shown only while the conversation has a reply with thinking (see check_action)
@@ -211,13 +227,14 @@ class AgentspaceApp(App):
         self.chat = ChatService(services)
         session = None
         error = None
+        prefs = services.store.preferences()
         try:
             if self._start_session:
                 session = services.session(self._start_session)
             elif self._continue:
                 session = services.latest_session()
-            model_id = self._start_model or (session or {}).get("model") or services.settings.default_model
-            model = services.resolve_model(model_id)
+            model_id = self._start_model or (session or {}).get("model") or _remembered_model(services, prefs)
+            model = services.resolve_model(model_id or services.settings.default_model)
         except (ConfigError, NotFoundError) as exc:
             error = str(exc)
             model = _fallback_model(services)
@@ -225,7 +242,7 @@ class AgentspaceApp(App):
         today = services.store.usage(day=time.strftime("%Y-%m-%d"))
         session_usage = services.store.usage(session["id"]) if session else None
         _warm_markdown()
-        self.call_from_thread(self._apply_startup, session, messages, model, today, session_usage, error)
+        self.call_from_thread(self._apply_startup, session, messages, model, today, session_usage, error, prefs)
 
     @work(thread=True, group="measure", exclusive=True, exit_on_error=False, description="measure context")
     def _measure(self) -> None:
@@ -246,11 +263,12 @@ class AgentspaceApp(App):
         self.measured = True
         self.refresh_inspector()
 
-    def _apply_startup(self, session, messages, model, today, session_usage, error) -> None:
+    def _apply_startup(self, session, messages, model, today, session_usage, error, prefs) -> None:
         self.session, self.history, self.model = session, messages, model
         self.today, self.session_usage = today, session_usage
         self.ready = True
         services = self.core_services
+        self._apply_preferences(prefs)
         if services.settings.keybindings:  # checked when config.toml was loaded; ctrl+q stays on quit
             self.set_keymap(services.settings.keymap())
         self.w(ConversationView).show_messages(messages)
@@ -266,32 +284,55 @@ class AgentspaceApp(App):
         if self._check_providers:
             self._check_usable()
 
+    def _apply_preferences(self, prefs: dict) -> None:
+        """What the last run remembered: theme and whether the inspector was shown (values checked, not trusted)."""
+        theme = prefs.get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        shown = prefs.get("inspector")
+        if isinstance(shown, bool):
+            self._inspector_forced = shown
+            self.w(InspectorSidebar).display = shown
+        self.watch(self, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, theme: str) -> None:
+        self._remember(theme=theme)
+
+    @work(thread=True, group="prefs", exit_on_error=False, description="save preferences")
+    def _remember(self, **values: object) -> None:
+        self.core_services.store.set_preferences(**values)
+
     @work(thread=True, group="providers", exclusive=True, exit_on_error=False, description="check providers")
     def _check_usable(self) -> None:
+        """No key anywhere: a machine with Ollama starts on a local model; one without opens the keys screen."""
         services = self.core_services
         statuses = services.provider_statuses()
         if any(s.key_source not in ("none", "not needed") for s in statuses):
             return
         models = services.catalog.discover_ollama(timeout=1.0)
-        if models:
+        if not models:
+            self.call_from_thread(self.action_keys, True)
             return
-        self.call_from_thread(self.action_keys, True)
+        model = self.model
+        chosen = self._start_model is not None or (self.session or {}).get("model") is not None
+        if model is not None and not chosen and not services.key_configured(model.provider):
+            self.call_from_thread(self._use_local_model, f"ollama:{models[0].name}", model)
+
+    def _use_local_model(self, model_id: str, instead_of: ModelInfo) -> None:
+        if self.model is not instead_of:  # the user chose a model meanwhile
+            return
+        if self.set_model(model_id):
+            self._notice(f"no API key is set, so this chat uses the local model {self.active_model.id} found in Ollama; "
+                         "Ctrl+O chooses another, Ctrl+K sets keys")
 
     # -- title, footer, inspector -------------------------------------------------------------------
     def _update_title(self) -> None:
         from ..formatting import one_line  # titles and ids are user/model text: one line, controls visible
 
-        bar = self.w(Static, "#title-bar")
         title = one_line((self.session or {}).get("title") or "New chat")
         model = one_line(self.model.id) if self.model else "loading…"
-        room = max(12, self.size.width - len(model) - 40)
-        if len(title) > room:
-            title = title[: room - 1] + "…"
-        text = Text.assemble(("agentspace-tui", "bold"), ("  │  ", "dim"), (title, ""), ("  │  ", "dim"))
-        text.append(model, style="bold")
-        if self.model and not self.core_services.key_configured(self.model.provider):  # model set: services too
-            text.append("  (no key: Ctrl+K)", style="bold red")
-        bar.update(text)
+        no_key = bool(self.model) and not self.core_services.key_configured(self.active_model.provider)
+        self.w(Static, "#title-bar").update(title_bar_text(title, model, no_key, self.size.width - 2))
 
     def _refresh_footer(self) -> None:
         last = next((m for m in reversed(self.history) if m.get("role") == "assistant"), None)
@@ -335,8 +376,12 @@ class AgentspaceApp(App):
     def on_resize(self, event) -> None:
         if not self.main_screen.is_mounted:
             return
-        if self._inspector_forced is None:
+        if event.size.width < NARROW:  # the conversation needs the room, whatever was chosen (Ctrl+B still opens it)
+            self.w(InspectorSidebar).display = False
+        elif self._inspector_forced is None:
             self.w(InspectorSidebar).display = event.size.width >= WIDE_ENOUGH
+        else:
+            self.w(InspectorSidebar).display = self._inspector_forced
         self._update_title()
 
     # -- sending ------------------------------------------------------------------------------------
@@ -352,18 +397,36 @@ class AgentspaceApp(App):
             text = text[1:]
         self.send(text)
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, *, retry: bool = False) -> None:
+        """Send ``text`` as a new turn: the prompt's draft, or with ``retry`` a failed message again (the draft
+        being typed is left alone)."""
         if not self.ready:
             self.notify("still opening the session…", severity="warning")
             return
         if self.reply_worker is not None and self.reply_worker.is_running:
             self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
             return
-        prompt = self.w(PromptInput)
-        prompt.remember()
-        self._sent_draft = (prompt.text, dict(prompt.pastes))
-        prompt.clear_draft()
+        if retry:
+            self._sent_draft = None  # nothing to give back if it is refused: the message is still shown
+        else:
+            prompt = self.w(PromptInput)
+            prompt.remember()
+            self._sent_draft = (prompt.text, dict(prompt.pastes))
+            prompt.clear_draft()
         self.reply_worker = self._stream_reply(text, self.active_model.id)
+
+    def action_retry(self) -> None:
+        """Send the newest message again, as a new turn, if its reply failed before any text; the failed turn
+        stays stored and shown, but is left out of requests (see context.sendable_history)."""
+        from ..context import failed_before_text
+
+        if not self.ready:
+            return
+        history = self.history
+        if len(history) >= 2 and failed_before_text(history[-1]) and history[-2].get("role") == "user":
+            self.send(history[-2].get("content") or "", retry=True)
+        else:
+            self._notice("nothing to retry: the last message did not fail")
 
     @work(group="chat", exclusive=False, exit_on_error=False, description="stream reply")
     async def _stream_reply(self, text: str, model_id: str) -> None:
@@ -440,24 +503,30 @@ class AgentspaceApp(App):
         gc_policy.collect(full=full)
 
     def _restore_draft(self, text: str) -> None:
+        if self._sent_draft is None:  # a retry: the message is still in the conversation, the draft untouched
+            return
         prompt = self.w(PromptInput)
         if not prompt.text:
-            shown, pastes = self._sent_draft if self._sent_draft else (text, {})
-            prompt.set_draft(shown, pastes)
+            prompt.set_draft(*self._sent_draft)
 
     @work(thread=True, group="usage", exclusive=True, exit_on_error=False, description="refresh usage")
     def _refresh_usage(self) -> None:
         store = self.core_services.store
-        session_usage = store.usage(self.session["id"]) if self.session else None
+        session_id = self.session["id"] if self.session else None
+        session_usage = store.usage(session_id) if session_id else None
         today = store.usage(day=time.strftime("%Y-%m-%d"))
-        self.post_message(UsageRefreshed(session_usage, today))
+        self.post_message(UsageRefreshed(session_id, session_usage, today))
 
     def on_usage_refreshed(self, message: UsageRefreshed) -> None:
-        self.session_usage, self.today = message.session_usage, message.today
+        self.today = message.today
+        if message.session_id == (self.session or {}).get("id"):
+            self.session_usage = message.session_usage
         self._refresh_footer()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place where an unexpected worker failure becomes a message instead of a crash."""
+        if event.worker.group == "chat":  # Esc (cancel) is offered in the footer only while a reply streams
+            self.refresh_bindings()
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             self._notice(f"{event.worker.description or 'background task'} failed: {type(error).__name__}: "
@@ -472,13 +541,36 @@ class AgentspaceApp(App):
     def action_cancel(self) -> None:
         if self.reply_worker is not None and self.reply_worker.is_running:
             self.reply_worker.cancel()
-        elif isinstance(self.screen, ChatScreen):
-            self.w(PromptInput).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_thinking":  # hidden from the footer (and inert) until a reply has thinking
             return self._thinking_target() is not None
+        if action == "cancel":
+            return self.streaming
         return super().check_action(action, parameters)
+
+    @property
+    def streaming(self) -> bool:
+        return self.reply_worker is not None and self.reply_worker.is_running
+
+    def action_focus_prompt(self) -> None:
+        if isinstance(self.screen, ChatScreen):
+            self.w(PromptInput).focus()
+
+    def help_text(self) -> str:
+        """/help from the binding registry: the keys as bound now (config.toml remaps included)."""
+        keys: dict[str, list[str]] = {}
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id:
+                keys.setdefault(binding.id, []).append(binding.key)
+        if self.services is not None:
+            for binding_id, remapped in self.core_services.settings.keymap().items():
+                keys[binding_id] = remapped.split(",")
+        shown = [
+            f"{' / '.join(key_label(k) for k in keys[binding_id])} {what}"
+            for binding_id, what in BINDING_HELP.items() if binding_id in keys
+        ]
+        return "Keys: " + " · ".join(shown) + "\n" + HELP_FIXED.format(ids=", ".join(BINDING_HELP))
 
     def _thinking_target(self) -> ThinkingBlock | None:
         """The focused Thinking block, else the newest shown one."""
@@ -502,11 +594,16 @@ class AgentspaceApp(App):
         sidebar = self.w(InspectorSidebar)
         sidebar.display = not sidebar.display
         self._inspector_forced = sidebar.display
+        if self.ready:
+            self._remember(inspector=sidebar.display)
 
     def action_new_session(self) -> None:
-        if self.reply_worker is not None and self.reply_worker.is_running:
+        if self.reply_worker is not None and not self.reply_worker.is_finished:
             self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
             return
+        if getattr(self, "_pending_open", None) is not None:  # a session still loading is not shown after all
+            self._pending_open: int | None = None
+            self.ready = True
         self.session, self.history = None, []
         self.session_usage = None
         self.w(ConversationView).clear()
@@ -568,6 +665,7 @@ class AgentspaceApp(App):
         streaming = self.reply_worker is not None and self.reply_worker.is_running
         note = " (applies to the next request)" if streaming else ""
         self.notify(f"model: {info.id}{note}", markup=False)  # an id is text, never markup
+        self._remember(model=info.id)  # the next new chat starts with it
         if self.session:
             self._save_session(self.session["id"], model=info.id)
         return True
@@ -598,45 +696,72 @@ class AgentspaceApp(App):
     def _session_action(self, action) -> None:
         if action is None:
             return
-        if self.session and self.session["id"] in action.deleted_ids and action.kind != "open":
-            self.action_new_session()  # the open session was deleted
-            return
+        if self.session and self.session["id"] in action.deleted_ids:
+            self.action_new_session()  # the open session was deleted: never keep showing (or sending to) it
+            if action.kind != "open":
+                return
         if action.kind == "new":
             self.action_new_session()
         elif action.kind == "open" and action.session_id:
             self.open_session(action.session_id)
 
     def open_session(self, session_id: str) -> None:
-        if self.reply_worker is not None and self.reply_worker.is_running:
+        """Load a session in a worker, then show it: the app's session, model and history change together with
+        the view, in one step (``_session_opened``). Until then ``ready`` is False, so nothing can be sent to
+        the session still on screen, nor to the one not shown yet; a failed open changes nothing."""
+        if self.reply_worker is not None and not self.reply_worker.is_finished:  # streaming, or about to
             self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
             return
-        self._load_session(session_id)
+        token = self._open_token = getattr(self, "_open_token", 0) + 1
+        self._pending_open = token
+        self.ready = False  # send() answers "still opening the session…"
+        self._load_session(session_id, token)
 
     @work(thread=True, group="load-session", exclusive=True, exit_on_error=False, description="open session")
-    def _load_session(self, session_id: str) -> None:
-        from ..services.core import NotFoundError
-
+    def _load_session(self, session_id: str, token: int) -> None:
         services = self.core_services
         try:
             session = services.session(session_id)
-        except NotFoundError as exc:
-            self.call_from_thread(self._notice, str(exc), "error")
+            messages = services.messages(session["id"])
+            model, model_error = None, None
+            if session.get("model"):
+                try:
+                    model = services.resolve_model(session["model"])
+                except ConfigError as exc:
+                    model_error = str(exc)
+            usage = services.store.usage(session["id"])
+        except Exception as exc:  # not found (deleted elsewhere), storage errors: nothing changes
+            self.call_from_thread(self._session_opened, token, None, str(exc) or type(exc).__name__)
             return
-        messages = services.messages(session["id"])
-        try:
-            model = services.resolve_model(session.get("model")) if session.get("model") else self.model
-        except ConfigError:
-            model = self.model
-        usage = services.store.usage(session["id"])
-        self.call_from_thread(self._session_opened, session, messages, model, usage)
+        self.call_from_thread(self._session_opened, token, (session, messages, model, usage), model_error)
 
-    def _session_opened(self, session, messages, model, usage) -> None:
+    def _session_opened(self, token: int, opened: tuple | None, error: str | None = None) -> None:
+        """The loaded session replaces the shown one, or (``opened`` None) the open failed: a one-line notice."""
+        if token != getattr(self, "_pending_open", None):
+            return  # superseded by a newer open or a new chat
+        self._pending_open = None
+        self.ready = True
+        if opened is None:
+            first_line = (error or "").splitlines()[0] if error else "unknown error"
+            self.notify(f"could not open the session: {first_line}", severity="error", markup=False)
+            return
+        session, messages, model, usage = opened
+        model = model or self.model  # the session's model is unknown here: the shown model stays
+        try:
+            self.w(ConversationView).show_messages(messages)  # builds the page first: on failure, unchanged
+        except Exception as exc:
+            self.notify(f"could not open the session: {type(exc).__name__}: {exc}".splitlines()[0],
+                        severity="error", markup=False)
+            return
         self.session, self.history, self.model, self.session_usage = session, messages, model, usage
-        self.w(ConversationView).show_messages(messages)
         self.set_timer(IDLE_GC_DELAY, lambda: self._collect_when_idle(full=True))  # the old session's widgets
         self._update_title()
         self._refresh_footer()
+        self._refresh_usage()  # today too: read at start-up, it lacks what other terminals spent since
         self.refresh_inspector()
+        if error and self.model is not None:
+            self.notify(f"this session's model is not available ({error.splitlines()[0]}): using "
+                        f"{self.model.id}", severity="warning", markup=False)
 
     def action_keys(self, first_run: bool = False) -> None:
         from .screens.first_run import KeysScreen
@@ -697,7 +822,7 @@ class AgentspaceApp(App):
         name, _, arg = line.partition(" ")
         arg = arg.strip()
         if name == "/help":
-            self._notice(HELP)
+            self._notice(self.help_text())
         elif name == "/model":
             if arg:
                 self.set_model(arg)
@@ -719,6 +844,8 @@ class AgentspaceApp(App):
                 self._notice("usage: /rename TITLE", "error")
             else:
                 self._session_edit("rename", arg)
+        elif name == "/retry":
+            self.action_retry()
         elif name == "/export":
             if not self.session:
                 self._notice("nothing to export yet: send a message first", "error")
@@ -766,6 +893,9 @@ class AgentspaceApp(App):
         self.call_from_thread(self._session_edited, session, message)
 
     def _session_edited(self, session: dict, message: str) -> None:
+        if self.session is not None and self.session.get("id") != session.get("id"):
+            self._notice(f"{message} (in session {session.get('id')}, no longer open)")  # another was opened since
+            return
         self.session = session
         self._update_title()
         self.refresh_inspector()
@@ -823,6 +953,50 @@ def _set_up(value: _T | None, what: str) -> _T:
     if value is None:
         raise RuntimeError(f"{what} used before the app finished starting up")
     return value
+
+
+_KEY_NAMES = {"escape": "Esc", "pageup": "PgUp", "pagedown": "PgDn", "delete": "Del", "backspace": "Backspace"}
+
+
+def key_label(key: str) -> str:
+    """A Textual key name as people write it: ``ctrl+shift+up`` -> ``Ctrl+Shift+Up``, ``escape`` -> ``Esc``."""
+    return "+".join(_KEY_NAMES.get(part, part.capitalize()) for part in key.strip().split("+"))
+
+
+BRAND, SEPARATOR, NO_KEY = "agentspace-tui", "  │  ", "  (no key: Ctrl+K)"
+
+
+def title_bar_text(title: str, model: str, no_key: bool, width: int) -> Text:
+    """The title bar within ``width`` cells: the app's name goes first, then the session title shrinks, and the
+    model id (what the next message goes to) is the last thing dropped."""
+    right = model + (NO_KEY if no_key else "")
+    room = width - len(right)
+    text = Text()
+    if room >= len(BRAND) + 2 * len(SEPARATOR) + 12:
+        text.append(BRAND, style="bold")
+        text.append(SEPARATOR, style="dim")
+        room -= len(BRAND) + len(SEPARATOR)
+    if room >= len(SEPARATOR) + 4:
+        shown = room - len(SEPARATOR)
+        text.append(title if len(title) <= shown else title[: shown - 1] + "…")
+        text.append(SEPARATOR, style="dim")
+    elif no_key and width < len(right):  # not even the whole right side fits: keep the model, shorten the note
+        right, no_key = model, False
+    text.append(right if len(right) <= width else right[: max(1, width - 1)] + "…", style="bold")
+    if no_key:  # still there: the whole right side fits
+        text.stylize("bold red", len(text) - len(NO_KEY), len(text))
+    return text
+
+
+def _remembered_model(services: Services, prefs: dict) -> str | None:
+    """The model last chosen in the app, if it still resolves (a provider may have gone from config.toml)."""
+    model_id = prefs.get("model")
+    if not isinstance(model_id, str):
+        return None
+    try:
+        return services.resolve_model(model_id).id
+    except ConfigError:
+        return None
 
 
 def _fallback_model(services: Services) -> ModelInfo:

@@ -9,6 +9,7 @@ from textual.message import Message
 
 @dataclass
 class UsageRefreshed(Message):
+    session_id: str | None  # whose usage ``session_usage`` is (the app may have opened another meanwhile)
     session_usage: dict | None
     today: dict
 

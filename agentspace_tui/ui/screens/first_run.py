@@ -53,6 +53,8 @@ class ProviderRow:
             return f"{source[4:]} set"
         if source == "keyring":
             return "key in the system keyring"
+        if source == "session":
+            return "key for this session only (in memory)"
         if self.ollama:
             if status.models:
                 n = len(status.models)
@@ -80,7 +82,7 @@ def provider_rows(services: Services, statuses: list[ProviderStatus]) -> list[Pr
         source = status.key_source
         usable = (
             source.startswith("env:")
-            or source == "keyring"
+            or source in ("keyring", "session")
             or (ollama and bool(status.models))
             or (source == "not needed" and not ollama and spec.custom)  # a configured keyless endpoint
         )
@@ -119,6 +121,7 @@ class KeysScreen(ModalScreen[bool]):
         self.rows: list[ProviderRow] = []
         self.loaded = False  # True once statuses arrived (tests and callers may poll it)
         self.busy = False  # a key is being stored
+        self.keyring_ok = True  # until the check says otherwise; without one, pasted keys live in memory only
         self._entry_provider: str | None = None
 
     @property
@@ -163,6 +166,7 @@ class KeysScreen(ModalScreen[bool]):
         self, rows: list[ProviderRow], keyring_ok: bool, reason: str, message: str | None, highlight: str | None
     ) -> None:
         self.loaded = True
+        self.keyring_ok = keyring_ok
         option_list = self.query_one(ProviderList)
         keep = highlight
         if keep is None and option_list.highlighted_option is not None:
@@ -180,7 +184,8 @@ class KeysScreen(ModalScreen[bool]):
         note = (
             f"Keys you paste are stored in the system keyring ({reason}), never in a file."
             if keyring_ok
-            else f"No system keyring on this machine ({reason}): set the provider's env var instead."
+            else f"No system keyring on this machine ({reason}): a key you paste is used for this session only "
+            "(kept in memory, never written); set the provider's env var to keep it."
         )
         self.query_one("#keys-keyring", Static).update(for_terminal(note))
         if message is not None:
@@ -215,7 +220,8 @@ class KeysScreen(ModalScreen[bool]):
     def _open_entry(self, row: ProviderRow) -> None:
         status = row.status
         env = status.key_env or f"{status.name.upper()}_API_KEY"
-        label = f"Paste the {status.label} API key (stored in the system keyring; or set {env} instead)."
+        where = "stored in the system keyring" if self.keyring_ok else "used for this session only, kept in memory"
+        label = f"Paste the {status.label} API key ({where}; or set {env} instead)."
         if status.key_source.startswith("env:"):
             label += f" {status.key_source[4:]} is set and takes precedence over the keyring."
         self._entry_provider = status.name
@@ -256,22 +262,27 @@ class KeysScreen(ModalScreen[bool]):
     def _store_key(self, name: str, value: str) -> None:
         spec = self.services.provider(name)
         try:
-            keystore.set_key(spec, value)
+            if self.keyring_ok:
+                keystore.set_key(spec, value)
+                done = f"Stored the {spec.label} key in the system keyring."
+            else:  # nowhere safe to keep it: this run only
+                self.services.use_key_for_session(name, value)
+                done = f"Using the {spec.label} key for this session only (in memory, never written)."
         except keystore.KeyStoreError as exc:
             self.app.call_from_thread(self._store_failed, str(exc))
             return
         finally:
             del value
         self.services.forget_keys()
-        self.app.call_from_thread(self._stored, spec.label)
+        self.app.call_from_thread(self._stored, done)
 
     def _store_failed(self, message: str) -> None:
         self.busy = False
         self._set_message(message, error=True)
 
-    def _stored(self, label: str) -> None:
+    def _stored(self, message: str) -> None:
         self.busy = False
-        self._check(discover=False, message=f"Stored the {label} key in the system keyring.", highlight=CONTINUE_ID)
+        self._check(discover=False, message=message, highlight=CONTINUE_ID)
 
     # -- leaving ----------------------------------------------------------------------------------------------
     def action_recheck(self) -> None:
