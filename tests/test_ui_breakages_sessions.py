@@ -182,7 +182,7 @@ async def test_typing_in_the_sessions_screen_never_deletes(home, llm):
         sessions_screen = app.screen
         search = sessions_screen.query_one("#sessions-search", Input)
         assert sessions_screen.focused is search
-        assert "ctrl+d delete" in screen_text(app)
+        assert "Ctrl+D delete" in screen_text(app)
 
         def count() -> int:
             return len(app.services.store.list_sessions())

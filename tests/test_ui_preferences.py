@@ -142,7 +142,7 @@ async def test_esc_is_offered_while_a_reply_streams(home, llm):
     def footer_keys() -> str:
         return " ".join(str(k.description) for k in app.screen.query_one(Footer).query("FooterKey"))
 
-    llm.script(Reply(text=" ".join(f"w{i}" for i in range(200)), delay=0.02))
+    llm.script(Reply(text=" ".join(f"w{i}" for i in range(300)), delay=0.05))  # ~5 s: time to look
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
@@ -156,3 +156,51 @@ async def test_esc_is_offered_while_a_reply_streams(home, llm):
         app.w("#conversation").focus()
         await pilot.press("escape")  # not streaming: Esc goes back to the prompt
         assert isinstance(app.focused, PromptInput)
+
+
+async def test_a_request_that_cannot_fit_is_warned_about_before_it_goes(home, llm):
+    from agentspace_tui.ui.widgets.prompt import PromptInput
+    from tests.test_ui_app import idle, send
+
+    config = home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(
+        '[providers.tiny]\nkind = "openai"\napi_base = "' + llm.url + '/v1"\nlocal = true\nmodels = ["small"]\n'
+        "context_window = 200\n"
+    )
+    app = make_app(model="tiny:small")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, measured=True)
+        draft = "word " * 400  # ~400 tokens for a 200-token window
+        app.w(PromptInput).text = draft
+        await until(lambda: (app.last_inspection.used_fraction or 0) > 1, what="the inspector to see it")
+        before = len(llm.requests_to("/v1/chat/completions"))
+        await send(pilot, draft)
+        await pilot.pause()
+        assert any("cannot fit" in n and "Enter again" in n for n in notices(app))
+        assert app.w(PromptInput).text == draft  # nothing lost, nothing sent
+        assert len(llm.requests_to("/v1/chat/completions")) == before
+        await pilot.press("enter")  # the user insists
+        await until(lambda: idle(app), what="the reply")
+        assert len(llm.requests_to("/v1/chat/completions")) == before + 1
+
+
+async def test_page_keys_in_the_prompt_scroll_the_conversation(home, llm):
+    from agentspace_tui.ui.widgets.conversation import ConversationView
+    from agentspace_tui.ui.widgets.prompt import PromptInput
+    from tests.fakeserver import Reply
+    from tests.test_ui_app import send_and_wait
+
+    llm.script(Reply(text="\n\n".join(f"paragraph {i}" for i in range(120))))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await send_and_wait(pilot, "long please")
+        view = app.w(ConversationView)
+        await until(lambda: view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y, what="the bottom")
+        bottom = view.scroll_y
+        await pilot.press("pageup")
+        await until(lambda: view.scroll_y < bottom, what="a page up")
+        assert isinstance(app.focused, PromptInput)
+        await pilot.press("pagedown")
+        await until(lambda: view.scroll_y == bottom, what="back down")

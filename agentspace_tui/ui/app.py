@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:  # the services load in the startup worker, after the first paint
@@ -81,8 +81,14 @@ class ChatScreen(Screen):
         cast("AgentspaceApp", self.app).main_screen_mounted()  # only AgentspaceApp makes this screen
 
     def on_key(self, event: events.Key) -> None:
-        """Typing while the conversation or the inspector has focus goes to the prompt instead of being lost."""
-        if event.is_printable and event.character and not isinstance(self.focused, Input | TextArea):
+        """Typing while the conversation or the inspector has focus goes to the prompt instead of being lost
+        (keys bound there, such as Space on a Thinking block, keep their meaning)."""
+        if (
+            event.is_printable
+            and event.character
+            and isinstance(self.focused, ConversationView | InspectorSidebar)
+            and event.key not in self.app.active_bindings
+        ):
             prompt = self.query_one(PromptInput)
             prompt.focus()
             prompt.insert(event.character)
@@ -145,6 +151,7 @@ class AgentspaceApp(App):
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
         self._last_input_at = 0.0
         self._stopping = False  # a stop signal arrived: saving, then exiting
+        self._oversize_confirmed: str | None = None  # a draft sent although it cannot fit: warned about once
 
     # -- set up by the startup worker ----------------------------------------------------------------
     # The attributes above are None until the startup worker has run; these accessors give them non-None
@@ -406,6 +413,8 @@ class AgentspaceApp(App):
         if self.reply_worker is not None and self.reply_worker.is_running:
             self.notify("a reply is still streaming: wait, or press Esc to cancel it", severity="warning")
             return
+        if not retry and self._too_big_to_send(text):
+            return
         if retry:
             self._sent_draft = None  # nothing to give back if it is refused: the message is still shown
         else:
@@ -414,6 +423,20 @@ class AgentspaceApp(App):
             self._sent_draft = (prompt.text, dict(prompt.pastes))
             prompt.clear_draft()
         self.reply_worker = self._stream_reply(text, self.active_model.id)
+
+    def _too_big_to_send(self, text: str) -> bool:
+        """Warn once before sending a request that cannot fit the model's window even with all history left
+        out (the provider would reject it, or bill for a truncated prompt); Enter again sends it anyway."""
+        inspection = self.last_inspection
+        if inspection is None or (inspection.used_fraction or 0) <= 1 or self._oversize_confirmed == text:
+            return False
+        self._oversize_confirmed = text
+        self._notice(
+            f"this request is {inspection.used_fraction:.0%} of {self.active_model.id}'s window and cannot fit: "
+            "shorten it or switch to a model with a larger window (Ctrl+O); press Enter again to send it anyway",
+            "warning",
+        )
+        return True
 
     def action_retry(self) -> None:
         """Send the newest message again, as a new turn, if its reply failed before any text; the failed turn
@@ -552,6 +575,14 @@ class AgentspaceApp(App):
     @property
     def streaming(self) -> bool:
         return self.reply_worker is not None and self.reply_worker.is_running
+
+    def action_page_conversation(self, direction: int) -> None:
+        """PageUp / PageDown from the prompt scroll the conversation (the prompt keeps focus)."""
+        conversation = self.w(ConversationView)
+        if direction < 0:
+            conversation.scroll_page_up()
+        else:
+            conversation.scroll_page_down()
 
     def action_focus_prompt(self) -> None:
         if isinstance(self.screen, ChatScreen):

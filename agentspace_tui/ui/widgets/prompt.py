@@ -35,6 +35,8 @@ PLACEHOLDER_RE = re.compile(r"\[pasted #(\d+): [^\]]*\]")
 
 class PromptInput(TextArea):
     BINDINGS = [
+        Binding("pageup", "app.page_conversation(-1)", "Scroll up", show=False),  # TextArea would move the cursor
+        Binding("pagedown", "app.page_conversation(1)", "Scroll down", show=False),
         Binding("up", "history_previous", "Previous input", show=False),
         Binding("down", "history_next", "Next input", show=False),
         # TextArea uses these for redo and delete-to-end-of-line; in a chat box the app's actions win
