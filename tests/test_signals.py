@@ -118,19 +118,25 @@ def _words_seen(text: str) -> int:
 
 
 # -- ask ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_ask_saves_the_reply_and_its_usage_on_a_stop_signal(home, llm, signum):
-    llm.script(Reply(text=SLOW_TEXT, delay=0.05))
+def _ask_until(home: Path, prompt: str, needle: bytes) -> tuple[subprocess.Popen, bytes]:
+    """A real `ask` whose reply streams into a pipe, read until ``needle`` is out: the stream is under way."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agentspace_tui", "ask", "-m", "gpt-4o-mini", "stream slowly"],
+        [sys.executable, "-m", "agentspace_tui", "ask", "-m", "gpt-4o-mini", prompt],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(home), cwd=str(ROOT),
     )
     assert proc.stdout is not None
     seen = b""
-    while b"w60 " not in seen:
+    while needle not in seen:
         chunk = os.read(proc.stdout.fileno(), 4096)
         assert chunk, proc.communicate()
         seen += chunk
+    return proc, seen
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_ask_saves_the_reply_and_its_usage_on_a_stop_signal(home, llm, signum):
+    llm.script(Reply(text=SLOW_TEXT, delay=0.05))
+    proc, seen = _ask_until(home, "stream slowly", b"w60 ")
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=20)
     seen += out
@@ -170,16 +176,7 @@ def test_ask_into_a_pipe_closed_early_saves_the_whole_reply(home, llm):
 def test_a_burst_then_silence_is_checkpointed_without_waiting_for_the_next_chunk(home, llm):
     chunks = [f"w{i} " for i in range(40)]
     llm.script(Reply(chunks=chunks, kind="hang", cut_after=30, hang_seconds=60))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentspace_tui", "ask", "-m", "gpt-4o-mini", "burst"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(home), cwd=str(ROOT),
-    )
-    assert proc.stdout is not None
-    seen = b""
-    while b"w29 " not in seen:
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        assert chunk, proc.communicate()
-        seen += chunk
+    proc, _ = _ask_until(home, "burst", b"w29 ")
     time.sleep(2.5)  # the server is silent now; no chunk will arrive to trigger a checkpoint
     proc.kill()
     proc.wait()
