@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -13,6 +11,7 @@ import time
 from agentspace_tui.storage import Store
 from tests.conftest import ROOT, cli_env, run_cli
 from tests.fakeserver import Reply
+from tests.test_cli_process import _read_until
 
 SLOW_TEXT = " ".join(f"w{i}" for i in range(300))
 BUSY = "is streaming a reply in this session"
@@ -23,19 +22,6 @@ def _popen(home, *args: str) -> subprocess.Popen:
         [sys.executable, "-m", "agentspace_tui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=cli_env(home), cwd=str(ROOT), text=True,
     )
-
-
-def _read_until(proc: subprocess.Popen, n_chars: int, timeout: float = 30) -> str:
-    assert proc.stdout is not None
-    seen = ""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    os.set_blocking(proc.stdout.fileno(), False)
-    deadline = time.time() + timeout
-    while len(seen) < n_chars and time.time() < deadline:
-        if sel.select(timeout=0.5):
-            seen += proc.stdout.read() or ""
-    return seen
 
 
 def _json(home, *args: str):

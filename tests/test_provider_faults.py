@@ -34,21 +34,11 @@ from tests.fakeserver import (
 )
 from tests.fakeserver.base import mask_key
 from tests.fakeserver.replay import ReplayServer
+from tests.test_provider_reality import ask, ask_json
 
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "anthropic:claude-sonnet-4-5", "ollama": "ollama:llama3.2"}
 LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama"}
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages", "ollama": "/api/chat"}
-
-
-def ask(capsys, *args: str) -> tuple[int, str, str]:
-    code = cli.main(["ask", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ask_json(capsys, *args: str) -> tuple[int, dict, str]:
-    code, out, err = ask(capsys, "--json", *args)
-    return code, json.loads(out), err
 
 
 def write_config(home: Path, text: str) -> None:
