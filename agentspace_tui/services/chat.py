@@ -14,7 +14,7 @@ import dataclasses
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,9 @@ from ..storage import StorageError
 from ..storage.errors import SessionBusy
 from ..text_safety import SurrogateJoiner
 from ..tokens import encoding_for
+from .branches import Tree
 from .core import Services, estimate_reply_usage, is_stale_stream
+from .params import ModelParams
 
 CHECKPOINT_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 10.0  # well under core.STALE_STREAM
@@ -49,10 +51,40 @@ class BusyError(Exception):
     """A reply is already streaming in this session."""
 
 
+@dataclass(frozen=True)
+class Fork:
+    """Start the turn after ``parent`` (None: as the first message) instead of after the active branch's last
+    message: editing and resending an earlier user message. The old branch stays stored and reachable."""
+
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class Regenerate:
+    """Answer the stored user message ``user_message_id`` again, as a new alternative reply."""
+
+    user_message_id: str
+
+
+Placement = Fork | Regenerate | None  # None: a new turn at the end of the active branch
+
+
+@dataclass
+class Prepared:
+    """What ``ChatService.prepare`` checked and found: everything a turn needs before anything is stored."""
+
+    session: dict
+    history: list[dict]  # the branch the request continues, oldest first
+    model: ModelInfo
+    text: str
+    parent: str | None  # the message the new user message (or, regenerating, the reply) follows
+    answering: dict | None = None  # regenerating: the stored user message answered again
+
+
 @dataclass
 class ReplyStarted:
     session: dict
-    user_message: dict
+    user_message: dict  # the new user message, or the stored one a regenerated reply answers
     reply: dict
     model: ModelInfo
     price: Price | None
@@ -117,10 +149,10 @@ class ChatService:
     def history(self, session_id: str) -> list[dict]:
         return self.services.messages(session_id, live=session_id in self._streaming)
 
-    def _check_busy(self, session_id: str, history: list[dict]) -> None:
+    def _check_busy(self, session_id: str, messages: list[dict]) -> None:
         if session_id in self._streaming:
             raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
-        last = history[-1] if history else None
+        last = messages[-1] if messages else None
         if last and last.get("status") == "streaming" and not is_stale_stream(last):
             raise BusyError("another agentspace-tui process is streaming a reply in this session; wait for it")
 
@@ -131,10 +163,14 @@ class ChatService:
         session_id: str | None = None,
         model_id: str | None = None,
         system_prompt: str | None = None,
-    ) -> tuple[dict, list[dict], ModelInfo]:
-        """Validate everything that can fail before anything is stored (missing key, unknown model/session)."""
+        place: Placement = None,
+    ) -> Prepared:
+        """Validate everything that can fail before anything is stored (missing key, unknown model/session),
+        and find the branch the turn continues (see services/branches.py)."""
         services = self.services
-        if not text.strip():
+        if isinstance(place, Regenerate | Fork) and not session_id:
+            raise ConfigError("nothing to regenerate or edit: the chat has no messages yet")
+        if not isinstance(place, Regenerate) and not text.strip():
             raise ConfigError("empty prompt: nothing to send")
         session = services.session(session_id) if session_id else None
         info = services.resolve_model(model_id) if model_id else services.session_model(session)
@@ -145,9 +181,25 @@ class ChatService:
             raise ConfigError(
                 f"no API key for {spec.label}: set {env} or run `agentspace-tui keys set {spec.name}`"
             )
-        history = self.history(session["id"]) if session else []
+        messages = self.history(session["id"]) if session else []
+        tree = Tree.of(messages)
+        answering: dict | None = None
+        if isinstance(place, Regenerate):
+            found = tree.by_id.get(place.user_message_id)
+            if found is None or found.get("role") != "user":
+                raise ConfigError("that message is not a user message of this session: nothing to regenerate")
+            answering, parent = dict(found), place.user_message_id
+            text = str(found.get("content") or "")
+            history = [dict(m) for m in tree.lineage(tree.parent[place.user_message_id])]
+        elif isinstance(place, Fork):
+            if place.parent is not None and place.parent not in tree.by_id:
+                raise ConfigError("the message to continue from is not in this session any more")
+            parent, history = place.parent, [dict(m) for m in tree.lineage(place.parent)]
+        else:
+            history = [dict(m) for m in tree.active_path()]
+            parent = str(history[-1]["id"]) if history else None
         if session:
-            self._check_busy(session["id"], history)
+            self._check_busy(session["id"], messages)
         else:
             session = services.store.create_session(
                 title=session_title(text), model=info.id, system_prompt=system_prompt
@@ -156,10 +208,10 @@ class ChatService:
             session = services.store.update_session(session["id"], system_prompt=system_prompt)
         if session.get("model") != info.id:
             session = services.store.update_session(session["id"], model=info.id)
-        if not history and session.get("title") in (None, "", "New chat"):
+        if not messages and session.get("title") in (None, "", "New chat"):
             # made before its first message (by /attach or /system): name it after that message
             session = services.store.update_session(session["id"], title=session_title(text))
-        return session, history, info
+        return Prepared(session, history, info, text, parent, answering)
 
     async def send(
         self,
@@ -169,44 +221,56 @@ class ChatService:
         model_id: str | None = None,
         system_prompt: str | None = None,
         inspector: ContextInspector | None = None,
+        place: Placement = None,
+        params: Mapping[str, float | int] | None = None,
     ) -> AsyncIterator[ChatEvent]:
-        session, history, info = await asyncio.to_thread(
-            self.prepare, text, session_id=session_id, model_id=model_id, system_prompt=system_prompt
+        """Send ``text`` (a regenerated reply answers the stored message instead) and stream the reply.
+        ``params``: temperature, top_p, max_tokens for this request; None: the session's own."""
+        prepared = await asyncio.to_thread(
+            self.prepare, text, session_id=session_id, model_id=model_id, system_prompt=system_prompt, place=place
         )
-        sid = session["id"]
+        sid = prepared.session["id"]
         if sid in self._streaming:
             raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
+        if params is None:
+            params = ModelParams.from_stored(prepared.session.get("params")).as_dict()
         self._streaming.add(sid)
         try:
-            async for event in self._run(session, history, info, text, inspector or ContextInspector()):
+            async for event in self._run(prepared, inspector or ContextInspector(), dict(params)):
                 yield event
         finally:
             self._streaming.discard(sid)
 
     async def _run(
-        self, session: dict, history: list[dict], info: ModelInfo, text: str, inspector: ContextInspector
+        self, prepared: Prepared, inspector: ContextInspector, params: dict[str, float | int]
     ) -> AsyncIterator[ChatEvent]:
+        session, history, info, text = prepared.session, prepared.history, prepared.model, prepared.text
         services = self.services
         store = services.store
         sid = session["id"]
         spec = services.provider(info.provider)
         price = services.price_for(info)
         system = services.session_system_prompt(session)
-        inspection = services.inspect(session, history, info, text, inspector, system)
+        max_tokens = params.get("max_tokens")
+        inspection = services.inspect(
+            session, history, info, text, inspector, system,
+            max_output_tokens=int(max_tokens) if max_tokens is not None else None,
+        )
         request_messages = inspector.request_messages(
             inspection, system_prompt=system, attachments=session.get("attachments") or [], history=history,
             user_text=text,
         )
         encoding = encoding_for(info.provider, info.name)
-        user_msg = {"role": "user", "content": text}
-        message_tokens(user_msg, encoding)
+        new_user = None if prepared.answering is not None else {"role": "user", "content": text}
+        if new_user is not None:
+            message_tokens(new_user, encoding)
         now = time.time()
         try:
             # one locked step: refuse if another process is streaming here, else store both messages
-            user_msg, reply = await asyncio.to_thread(
+            stored_user, reply = await asyncio.to_thread(
                 store.begin_turn,
                 sid,
-                user_msg,
+                new_user,
                 {
                     "role": "assistant",
                     "content": "",
@@ -219,13 +283,16 @@ class ChatService:
                     "pid": os.getpid(),
                     "host": socket.gethostname(),
                     "excluded_messages": inspection.excluded_messages,
+                    "params": params or None,
                 },
+                parent=prepared.parent,
                 is_busy=lambda last: last.get("status") == "streaming" and not is_stale_stream(last),
             )
         except SessionBusy:
             raise BusyError(
                 "another agentspace-tui process is streaming a reply in this session; wait for it"
             ) from None
+        user_msg = stored_user if stored_user is not None else (prepared.answering or {})
         yield ReplyStarted(session, user_msg, reply, info, price, inspection)
 
         api_base = services.api_base(info.provider)
@@ -238,6 +305,7 @@ class ChatService:
             timeout=services.settings.request_timeout,
             max_retries=services.settings.max_retries,
             wire=wire_for(spec.litellm_prefix),
+            params=params,
         )
         state = _ReplyState(started=time.monotonic())
         answer, thought = SurrogateJoiner(), SurrogateJoiner()  # an emoji may arrive split across two chunks

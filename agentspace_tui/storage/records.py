@@ -6,13 +6,14 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from ..domain import Attachment, MessageRecord, Role, SessionRecord
 from . import usage as usage_math
 
 ID_RE = re.compile(r"[0-9a-f]{4,64}")
-ROLES = frozenset({"user", "assistant", "system"})
-SESSION_FIELDS = frozenset({"title", "model", "system_prompt", "attachments"})
+ROLES: frozenset[Role] = frozenset({"user", "assistant", "system"})
+SESSION_FIELDS = frozenset({"title", "model", "system_prompt", "attachments", "params"})
 # index fields callers never see: the raw per-model usage (summarized instead) and bookkeeping (see turns.py)
 INTERNAL_FIELDS = frozenset({"usage", "usage_op", "open_reply"})
 
@@ -21,24 +22,33 @@ def new_id() -> str:
     return secrets.token_hex(6)
 
 
-def clone(value: Any) -> Any:
+_JSON = TypeVar("_JSON")
+
+
+def clone(value: _JSON) -> _JSON:
     """Deep copy of JSON data. Callers get copies so they can never mutate the parse cache."""
+    return cast(_JSON, _copy(value))  # a deep copy has the type of what it copies
+
+
+def _copy(value: object) -> object:
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [_copy(v) for v in value]
     return value
 
 
-def check_attachments(value: Any) -> list[dict]:
+def check_attachments(value: object) -> list[Attachment]:
     if not isinstance(value, list) or not all(isinstance(a, Mapping) for a in value):
         raise ValueError("attachments must be a list of dicts ({path, name, content, bytes})")
-    return [clone(dict(a)) for a in value]
+    return [cast(Attachment, clone(dict(a))) for a in value]
 
 
-def attachment_summaries(attachments: Any) -> list[dict]:
+def attachment_summaries(attachments: object) -> list[dict[str, Any]]:
     """Attachments without their content: what the small index keeps."""
-    return [{k: v for k, v in a.items() if k != "content"} for a in attachments or [] if isinstance(a, dict)]
+    if not isinstance(attachments, list):
+        return []
+    return [{k: v for k, v in a.items() if k != "content"} for a in attachments if isinstance(a, dict)]
 
 
 def index_record(session: Mapping[str, Any], *, messages: int, updated_at: float) -> dict[str, Any]:
@@ -48,6 +58,7 @@ def index_record(session: Mapping[str, Any], *, messages: int, updated_at: float
         "title": session.get("title"),
         "model": session.get("model"),
         "system_prompt": session.get("system_prompt"),
+        "params": clone(session.get("params")),  # model parameters (services/params.py), checked when read
         "attachments": attachment_summaries(session.get("attachments")),
         "created_at": session.get("created_at"),
         "updated_at": updated_at,
@@ -58,12 +69,12 @@ def index_record(session: Mapping[str, Any], *, messages: int, updated_at: float
 
 def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
     """The copy of the session kept inside its own file (so a lost index can be rebuilt)."""
-    keys = ("id", "title", "model", "system_prompt", "attachments", "created_at", "updated_at", "usage")
+    keys = ("id", "title", "model", "system_prompt", "params", "attachments", "created_at", "updated_at", "usage")
     return {k: clone(record.get(k)) for k in keys}
 
 
-def public_session(record: Mapping[str, Any], attachments: list | None = None) -> dict[str, Any]:
-    out = {k: clone(v) for k, v in record.items() if k not in INTERNAL_FIELDS}
+def public_session(record: Mapping[str, Any], attachments: list[Attachment] | None = None) -> SessionRecord:
+    out: dict[str, Any] = {k: clone(v) for k, v in record.items() if k not in INTERNAL_FIELDS}
     summary = usage_math.summarize((record.get("usage") or {}).items())
     out["usage"] = summary["per_model"]
     out["cost"] = summary["total"]["cost"]
@@ -71,14 +82,14 @@ def public_session(record: Mapping[str, Any], attachments: list | None = None) -
     out["estimated"] = summary["total"]["estimated"]  # replies whose usage we counted ourselves
     out["attachments"] = clone(attachments if attachments is not None else record.get("attachments") or [])
     out.setdefault("messages", 0)
-    return out
+    return cast(SessionRecord, out)  # the index record's fields, as described by SessionRecord
 
 
 def next_doc_id(rows: Mapping[str, Any]) -> int:
     return max(map(int, rows), default=0) + 1
 
 
-def new_message(message: Mapping[str, Any], default_time: float | None = None) -> dict[str, Any]:
+def new_message(message: Mapping[str, Any], default_time: float | None = None) -> MessageRecord:
     """A message as stored: id, session_id, role, content, created_at first, then the caller's other fields."""
     if not isinstance(message, Mapping):
         raise TypeError("a message must be a dict")
@@ -95,4 +106,4 @@ def new_message(message: Mapping[str, Any], default_time: float | None = None) -
         "content": extra.pop("content", ""),
         "created_at": created,
     }
-    return {**msg, **extra}
+    return cast(MessageRecord, {**msg, **extra})  # role checked above; the other fields are the caller's

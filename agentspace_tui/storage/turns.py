@@ -25,11 +25,12 @@ class TurnsMixin(AccountingMixin):
     def begin_turn(
         self,
         session_id: str,
-        user_msg: Mapping[str, Any],
+        user_msg: Mapping[str, Any] | None,
         placeholder: Mapping[str, Any],
         *,
+        parent: str | None = None,
         is_busy: Callable[[dict[str, Any]], bool] = _streaming,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """Append a user message and the reply placeholder that will stream its answer, as one step across
         processes: under the data-dir lock, refuse with ``SessionBusy`` when ``is_busy(last message)`` (a copy);
         else append both in one write of the session file (and one of the index).
@@ -37,10 +38,13 @@ class TurnsMixin(AccountingMixin):
         A last reply left open by a dead writer (per ``reply_policy``) is closed first, in the same operation
         (marked interrupted, its usage counted once), and so is not busy. The placeholder is stored open: with
         ``usage_recorded`` False until its usage is counted, and as the index's ``open_reply``.
-        Returns the stored (user message, placeholder).
+        Branches (see services/branches.py): the user message's ``parent`` is ``parent`` and the reply's is the
+        user message. Without a user message (a regenerated reply) the reply's parent is ``parent``, the user
+        message it answers. Returns the stored (user message or None, placeholder).
         """
-        user = new_message(user_msg)
-        reply = new_message({**placeholder, "usage_recorded": False})
+        user = new_message({**user_msg, "parent": parent}) if user_msg is not None else None
+        reply_parent = user["id"] if user is not None else parent
+        reply = new_message({**placeholder, "parent": reply_parent, "usage_recorded": False})
         with self._writing(self._index, self._ledger):
             self._roll_forward()
             doc_id, record = self._require(session_id)
@@ -59,7 +63,9 @@ class TurnsMixin(AccountingMixin):
                     last = {**last, **fields}
                 if is_busy(clone(last)):
                     raise SessionBusy("the last reply of this session is still being written")
-            user["session_id"] = reply["session_id"] = record["id"]
+            reply["session_id"] = record["id"]
+            if user is not None:
+                user["session_id"] = record["id"]
             marker = {
                 "id": reply["id"],
                 "pid": reply.get("pid"),
@@ -67,9 +73,10 @@ class TurnsMixin(AccountingMixin):
                 "checkpoint_at": reply.get("checkpoint_at") or reply["created_at"],
             }
             self._commit(
-                doc_id, record, db, updates=updates, charges=charges, new=[user, reply], index={"open_reply": marker}
+                doc_id, record, db, updates=updates, charges=charges,
+                new=[user, reply] if user is not None else [reply], index={"open_reply": marker},
             )
-        return clone(user), clone(reply)
+        return (clone(user) if user is not None else None), clone(reply)
 
     def settle_replies(self, session_id: str) -> list[dict[str, Any]]:
         """The session's messages (as ``get_messages``), after closing every open reply whose writer is gone (per
