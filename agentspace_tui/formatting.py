@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .pricing import format_cost
@@ -96,7 +97,7 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
 
 
-def usage_estimated(reply: dict) -> bool:
+def usage_estimated(reply: Mapping[str, Any]) -> bool:
     """The reply's token counts are our local estimate, not the provider's (older replies: usage_estimated)."""
     source = reply.get("usage_source")
     return source == "estimated" if source else bool(reply.get("usage_estimated"))
@@ -111,20 +112,20 @@ OUTCOMES = {
 }
 
 
-def reply_outcome(reply: dict) -> tuple[str, str] | None:
+def reply_outcome(reply: Mapping[str, Any]) -> tuple[str, str] | None:
     """(label, explanation) for a complete reply that ended other than normally; None for a normal one."""
     if reply.get("status") not in (None, "complete"):
         return None
     return OUTCOMES.get(reply.get("finish_reason") or "stop")
 
 
-def tool_call_lines(reply: dict) -> list[str]:
+def tool_call_lines(reply: Mapping[str, Any]) -> list[str]:
     """``name(arguments)`` for each tool call the model asked for."""
     return [f"{one_line(c.get('name') or '?')}({one_line(c.get('arguments') or '')})"
             for c in reply.get("tool_calls") or []]
 
 
-def outcome_notice(reply: dict) -> str | None:
+def outcome_notice(reply: Mapping[str, Any]) -> str | None:
     """One line saying how the reply ended, for stderr and exports; None for a normal, complete reply."""
     outcome = reply_outcome(reply)
     if outcome is None:
@@ -136,7 +137,7 @@ def outcome_notice(reply: dict) -> str | None:
     return f"{label}: {text}"
 
 
-def not_billed(reply: dict) -> bool:
+def not_billed(reply: Mapping[str, Any]) -> bool:
     """A request the provider rejected (401, 429, 400, 404...) before any text: nothing was generated and no
     usage came back, so nothing was billed. A reply that got any text or reasoning before it failed or was
     interrupted was billed (its usage is estimated when the provider sent none)."""
@@ -150,7 +151,7 @@ def not_billed(reply: dict) -> bool:
     )
 
 
-def reply_summary(reply: dict) -> str:
+def reply_summary(reply: Mapping[str, Any]) -> str:
     """'openai:gpt-4o-mini · 120 in / 45 out · $0.0001 · 0.42 s to first token · 85 tok/s'.
 
     Estimated token counts and the costs computed from them carry "est."; a cost the provider billed in the

@@ -69,7 +69,7 @@ CONFIG_CASES = [
      "context_window, local (max_retries is a top-level setting: in TOML it belongs above the first [table])"),
     ('[keybindings]\nquit = "f10"\nrequest_timeout = 30',
      "keybindings.request_timeout is not a binding id; use one of switch_model, toggle_inspector, sessions, "
-     "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry (request_timeout is a "
+     "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry, focus_conversation, regenerate, params (request_timeout is a "
      "top-level "
      "setting: in TOML it belongs above the first [table])"),
     ('[providers.lmstudio]\napi_base = "localhost:1234"',
@@ -104,7 +104,8 @@ CONFIG_CASES = [
      f'keybindings.switch_model = 2 is not allowed: a key name such as {KEY_ALLOWED} (several: "f2,ctrl+o")'),
     ('[keybindings]\nfrobnicate = "f2"',
      "keybindings.frobnicate is not a binding id; use one of switch_model, toggle_inspector, sessions, "
-     "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry"),
+     "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry, focus_conversation, "
+     "regenerate, params"),
     ('[keybindings]\nnew_session = "ctrl+q"',
      'keybindings.new_session = "ctrl+q" is not allowed: ctrl+q is reserved: it always quits'),
     ('keybindings = "f2"', 'keybindings = "f2" is not allowed: a [keybindings] table of binding id = "key"'),

@@ -275,12 +275,11 @@ async def test_stored_session_fields_paint_no_control_sequence(home, llm):
 async def test_pasted_control_characters_are_shown_as_stand_ins(home, llm):
     from textual import events
 
-    from agentspace_tui.ui.widgets.prompt import PromptInput
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.focus()
         # what Ctrl+Y copied from a hostile reply, pasted back into the prompt (the terminal's paste goes to
         # the app, which hands it to the focused widget); pasted once, not twice

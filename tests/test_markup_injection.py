@@ -23,7 +23,6 @@ from agentspace_tui.services.core import build_services
 from agentspace_tui.ui.app import ChatScreen
 from agentspace_tui.ui.screens.model_switcher import ModelSwitcherScreen
 from agentspace_tui.ui.screens.sessions import SessionsScreen
-from agentspace_tui.ui.widgets.inspector import InspectorSidebar
 from tests.conftest import run_cli
 from tests.test_ui_app import (
     CHAT_PATH,
@@ -165,7 +164,7 @@ async def test_markup_in_title_attachment_and_system_prompt_is_shown_literally(h
         await until(lambda: "notes" in inspector_text(app), what="the attachment in the inspector")
         assert MARKUP in title_bar(app)
         assert "[/]notes[bold].txt" in inspector_text(app)
-        assert app.w(InspectorSidebar).display
+        assert app.main_screen.sidebar.display
         await command(pilot, "/system")
         await until(lambda: any("system prompt:" in n for n in notices(app)), what="the /system notice")
         assert f"Be {MARKUP}" in notices(app)[-1]

@@ -22,10 +22,7 @@ from agentspace_tui.ui.app import AgentspaceApp, ChatScreen
 from agentspace_tui.ui.screens.first_run import CONTINUE_ID, KeysScreen
 from agentspace_tui.ui.screens.model_switcher import ModelSwitcherScreen
 from agentspace_tui.ui.screens.sessions import ConfirmScreen, SessionsScreen
-from agentspace_tui.ui.widgets.conversation import ConversationView, NoticeBlock, ReplyBlock, UserBlock
-from agentspace_tui.ui.widgets.cost_footer import CostFooter
-from agentspace_tui.ui.widgets.inspector import InspectorSidebar
-from agentspace_tui.ui.widgets.prompt import PromptInput
+from agentspace_tui.ui.widgets.conversation import NoticeBlock, ReplyBlock, UserBlock
 from tests.conftest import OPENAI_KEY
 from tests.fakeserver import Reply
 
@@ -88,19 +85,19 @@ def plain(widget: Static) -> str:
 
 
 def replies(app: AgentspaceApp) -> list[ReplyBlock]:
-    return list(app.w(ConversationView).query(ReplyBlock))
+    return list(app.main_screen.conversation.query(ReplyBlock))
 
 
 def notices(app: AgentspaceApp) -> list[str]:
-    return [plain(n) for n in app.w(ConversationView).query(NoticeBlock)]
+    return [plain(n) for n in app.main_screen.conversation.query(NoticeBlock)]
 
 
 def title_bar(app: AgentspaceApp) -> str:
-    return plain(app.w(Static, "#title-bar"))
+    return plain(app.main_screen.title_bar)
 
 
 def footer(app: AgentspaceApp) -> str:
-    return plain(app.w(CostFooter))
+    return plain(app.main_screen.cost_footer)
 
 
 def summary(block: ReplyBlock) -> str:
@@ -112,7 +109,7 @@ def header(block: ReplyBlock) -> str:
 
 
 def inspector_text(app: AgentspaceApp) -> str:
-    body = app.w(InspectorSidebar).query_one("#inspector-body", Static)
+    body = app.main_screen.sidebar.query_one("#inspector-body", Static)
     console = Console(width=60, file=io.StringIO(), record=True)
     console.print(body.content)
     return console.export_text()
@@ -128,7 +125,7 @@ def idle(app: AgentspaceApp) -> bool:
 
 async def send(pilot, text: str) -> None:
     """Put ``text`` in the prompt and press Enter, as a paste followed by Enter would."""
-    prompt = pilot.app.w(PromptInput)
+    prompt = pilot.app.main_screen.prompt
     prompt.focus()
     prompt.text = text
     await pilot.press("enter")
@@ -171,7 +168,7 @@ async def test_send_streams_markdown_and_records_everything(home, llm):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         assert app.focused is prompt
         await pilot.press(*"Plan it")
         assert prompt.text == "Plan it"
@@ -208,7 +205,7 @@ async def test_send_streams_markdown_and_records_everything(home, llm):
                       "Plan it [now] with [b]care[/b]: the release"):
             assert shown in text, shown
         assert "```" not in text and "|------|" not in text  # rendered, not raw
-        assert [plain(u) for u in app.w(ConversationView).query(UserBlock)] == ["Plan it [now] with [b]care[/b]: the release"]
+        assert [plain(u) for u in app.main_screen.conversation.query(UserBlock)] == ["Plan it [now] with [b]care[/b]: the release"]
         # the summary names the model and the cost
         line = summary(block)
         assert OPENAI in line and "$" in line and " in / " in line
@@ -248,7 +245,7 @@ async def test_escape_cancels_and_keeps_partial(home, llm):
         await until(lambda: app.current_reply is not None and app.current_reply.chunks >= 4, what="some chunks")
         block = app.current_reply
         # a second send while streaming is refused and the draft stays in the prompt
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.text = "impatient follow-up"
         await pilot.press("enter")
         assert prompt.text == "impatient follow-up"
@@ -324,7 +321,7 @@ async def test_switch_model_mid_conversation(home, llm):
         await command(pilot, "/model gpt-4o")
         assert app.model.id == "openai:gpt-4o"
         assert "openai:gpt-4o" in title_bar(app) and CLAUDE not in title_bar(app)
-        assert app.w(PromptInput).text == ""
+        assert app.main_screen.prompt.text == ""
 
 
 async def test_switch_during_stream_applies_to_next_request(home, llm):
@@ -355,7 +352,7 @@ async def test_inspector_follows_draft_model_and_attachments(home, llm, tmp_path
     app = make_app(warm_litellm=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, measured=True)
-        assert app.w(InspectorSidebar).display
+        assert app.main_screen.sidebar.display
         first = app.last_inspection
         draft_tokens = first.section("user_message").tokens
         before = inspector_text(app)
@@ -381,13 +378,13 @@ async def test_inspector_follows_draft_model_and_attachments(home, llm, tmp_path
         assert claude_insp.model == CLAUDE and claude_insp.context_window == 200000
         assert claude_insp.total.cost != openai_insp.total.cost
         assert inspector_text(app) != openai_text and "200k" in inspector_text(app)
-        assert app.w(PromptInput).text == "how many tokens is this draft more"  # the draft survived
+        assert app.main_screen.prompt.text == "how many tokens is this draft more"  # the draft survived
 
         # attach a text file
         notes = tmp_path / "notes.txt"
         data = ("Pinned facts: the launch is on Tuesday.\n" * 40).encode()
         notes.write_bytes(data)
-        app.w(PromptInput).text = ""
+        app.main_screen.prompt.text = ""
         await command(pilot, f"/attach {notes}")
         await until(lambda: app.last_inspection.section("attachments").bytes > 0, what="the attachment")
         att = app.last_inspection.section("attachments")
@@ -456,7 +453,7 @@ async def test_error_replies_are_shown_and_app_survives(home, llm):
                 assert stored(app)[-1]["content"] == partial
             assert stored(app)[-1]["status"] == status
             assert app.is_running and app.return_code is None
-            assert app.w(PromptInput).text == ""
+            assert app.main_screen.prompt.text == ""
         # after all of that, a normal send still works
         llm.script(Reply(text="all good now"))
         ok = await send_and_wait(pilot, "are you there?")
@@ -496,9 +493,9 @@ async def test_missing_key_restores_draft_and_stores_nothing(home, llm, monkeypa
         await pilot.pause()
         assert any("OPENAI_API_KEY" in n for n in notices(app))
         assert "OPENAI_API_KEY" in screen_text(app)
-        assert app.w(PromptInput).text == draft  # nothing lost
+        assert app.main_screen.prompt.text == draft  # nothing lost
         assert app.services.store.list_sessions() == []
-        assert app.session is None and replies(app) == [] and not list(app.w(ConversationView).query(UserBlock))
+        assert app.session is None and replies(app) == [] and not list(app.main_screen.conversation.query(UserBlock))
         assert llm.requests_to(CHAT_PATH) == []
         assert app.is_running
 
@@ -736,7 +733,7 @@ async def test_resize_hides_inspector_and_toggle_brings_it_back(home, llm):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        sidebar = app.w(InspectorSidebar)
+        sidebar = app.main_screen.sidebar
         assert sidebar.display
         await pilot.resize_terminal(80, 24)
         await until(lambda: app.size.width == 80, what="the resize")
@@ -748,7 +745,7 @@ async def test_resize_hides_inspector_and_toggle_brings_it_back(home, llm):
         await pilot.press("ctrl+b")
         await pilot.pause()
         assert not sidebar.display
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         assert app.focused is prompt and prompt.region.width > 40
         await pilot.press(*"small")
         assert prompt.text == "small"
@@ -766,10 +763,10 @@ async def test_starts_small_without_inspector(home, llm):
     app = make_app(warm_litellm=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot, measured=True)
-        assert not app.w(InspectorSidebar).display
+        assert not app.main_screen.sidebar.display
         await pilot.press("ctrl+b")
         await pilot.pause()
-        assert app.w(InspectorSidebar).display
+        assert app.main_screen.sidebar.display
         assert "Next request" in screen_text(app)
 
 
@@ -780,7 +777,7 @@ async def test_copy_code_block_from_the_prompt(home, llm):
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await send_and_wait(pilot, "give me code")
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         assert app.focused is prompt
         await pilot.press("ctrl+g")
         await pilot.pause()
@@ -794,7 +791,7 @@ async def test_copy_reply_from_the_prompt(home, llm):
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await send_and_wait(pilot, "give me code")
-        assert app.focused is app.w(PromptInput)
+        assert app.focused is app.main_screen.prompt
         await pilot.press("ctrl+y")
         await pilot.pause()
         assert app.clipboard == MARKDOWN_REPLY
@@ -829,7 +826,7 @@ async def test_ctrl_k_opens_keys_from_the_prompt(home, llm):
     app = make_app(warm_litellm=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.text = "keep this draft"
         prompt.move_cursor((0, 4))
         await pilot.press("ctrl+k")
@@ -877,7 +874,7 @@ async def test_long_session_mounts_lazily(home, llm):
     app = make_app(session=session["id"], warm_litellm=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        conversation = app.w(ConversationView)
+        conversation = app.main_screen.conversation
         await until(lambda: conversation.query("#load-earlier"), what="the load-earlier button")
         assert len(app.history) == 300
         mounted = len(conversation.query(UserBlock)) + len(conversation.query(ReplyBlock))
@@ -906,7 +903,7 @@ async def test_large_paste_is_kept_aside_measured_and_sent_whole(home, llm):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, measured=True)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.focus()
         await pilot.press(*"Summarise: ")
         prompt.post_message(events.Paste(pasted))
@@ -932,7 +929,7 @@ async def test_large_paste_is_kept_aside_measured_and_sent_whole(home, llm):
         assert sent == "Summarise: " + pasted + " please"
         assert stored(app)[0]["content"] == sent
         # the conversation shows the head of it and says how much was sent
-        user = app.w(ConversationView).query(UserBlock).last()
+        user = app.main_screen.conversation.query(UserBlock).last()
         assert "more lines" in plain(user) and "log line 0:" in plain(user)
         assert "log line 19999" not in plain(user)
         # and Up brings the draft back with its paste
@@ -1073,7 +1070,7 @@ async def test_pastes_arrive_once_with_newlines_whatever_the_terminal_sends(home
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.focus()
         # a terminal's paste reaches the app, which forwards it to the focused widget
         app.post_message(events.Paste("one\rtwo\r\nthree"))

@@ -51,7 +51,7 @@ async def test_prompt_keys_and_pastes_behave_as_before(home, llm):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.focus()
         # Enter on a blank draft sends nothing
         await pilot.press("space", "enter")
@@ -142,10 +142,11 @@ async def test_retry_key_resends_the_failed_message_once(home, llm):
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await send_and_wait(pilot, "first", status="error")
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.text = "a draft in progress"
         await pilot.press("f5")
-        await until(lambda: len(replies(app)) == 2, what="the retried reply")
+        await until(lambda: replies(app) and replies(app)[-1].message.get("content") == "it worked",
+                    what="the retried reply")
         await until(lambda: idle(app), what="the retried reply to end")
         await pilot.pause()
         requests = llm.requests_to(CHAT_PATH)
@@ -154,10 +155,11 @@ async def test_retry_key_resends_the_failed_message_once(home, llm):
         assert turns == [("user", "first")], turns
         block = replies(app)[-1]
         assert block.message["status"] == "complete" and block.message["content"] == "it worked"
+        # the failed reply is kept as an alternative answer to the same message (1/2), never sent
+        assert len(replies(app)) == 1 and block.alternative == (2, 2)
         messages = stored(app)
         assert [(m["role"], m["content"], m.get("status")) for m in messages] == [
-            ("user", "first", None), ("assistant", "", "error"),
-            ("user", "first", None), ("assistant", "it worked", "complete"),
+            ("user", "first", None), ("assistant", "", "error"), ("assistant", "it worked", "complete"),
         ]
         # the draft being typed is left alone
         assert prompt.text == "a draft in progress"
@@ -175,12 +177,11 @@ async def test_retry_slash_command(home, llm):
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await send_and_wait(pilot, "hello?", status="error")
-        before = len(replies(app))
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.focus()
         prompt.text = "/retry"
         await pilot.press("enter")
-        await until(lambda: len(replies(app)) > before, what="the retried reply")
+        await until(lambda: replies(app)[-1].message.get("content") == "second time lucky", what="the retried reply")
         await until(lambda: idle(app), what="the retried reply to end")
         turns = conversation_turns(llm.requests_to(CHAT_PATH)[-1].body["messages"])
         assert turns == [("user", "hello?")], turns
@@ -192,7 +193,6 @@ async def test_a_burst_of_keys_ending_in_enter_sends_all_of_them(home, llm):
     key events to the app; Enter must act on the text typed just before it, not on an empty prompt."""
     from textual import events
 
-    from agentspace_tui.ui.widgets.prompt import PromptInput
     from tests.test_ui_app import SIZE, make_app, notices, started, until
 
     app = make_app()
@@ -201,4 +201,4 @@ async def test_a_burst_of_keys_ending_in_enter_sends_all_of_them(home, llm):
         for key, char in [("slash", "/"), ("h", "h"), ("e", "e"), ("l", "l"), ("p", "p"), ("enter", "\r")]:
             app.post_message(events.Key(key, char))  # all queued before any is handled, as a burst arrives
         await until(lambda: any("Keys:" in n for n in notices(app)), what="/help to run")
-        assert app.w(PromptInput).text == ""
+        assert app.main_screen.prompt.text == ""

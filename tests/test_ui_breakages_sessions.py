@@ -17,8 +17,7 @@ from textual.widgets import Button, Input, OptionList
 from agentspace_tui.services.core import build_services
 from agentspace_tui.ui.app import ChatScreen
 from agentspace_tui.ui.screens.sessions import ConfirmScreen, SessionsScreen
-from agentspace_tui.ui.widgets.conversation import ConversationView, ReplyBlock, UserBlock
-from agentspace_tui.ui.widgets.prompt import PromptInput
+from agentspace_tui.ui.widgets.conversation import ReplyBlock, UserBlock
 from tests.fakeserver import Reply
 from tests.test_ui_app import (
     ANTHROPIC_PATH,
@@ -48,7 +47,7 @@ def long_messages(tag: str, pairs: int, model: str) -> list[dict]:
 
 def shown_blocks(app) -> list:
     """The messages the view shows (ignoring widgets already on their way out)."""
-    view = app.w(ConversationView)
+    view = app.main_screen.conversation
     return [w for w in view.children if isinstance(w, UserBlock | ReplyBlock) and not w._pruning]
 
 
@@ -98,7 +97,7 @@ async def test_opening_long_sessions_alternately_keeps_view_title_session_and_mo
                 timeout=5, what="the view to show only the opened session")
             blocks = shown_blocks(app)
             assert blocks[-1].message["content"] == stored_before[-1]["content"]
-            button = app.w(ConversationView).query_one("#load-earlier", Button)
+            button = app.main_screen.conversation.query_one("#load-earlier", Button)
             assert button.display and str(len(stored_before) - len(blocks)) in str(button.label)
             assert not any("failed" in n for n in toasts(app)), toasts(app)
 
@@ -147,7 +146,7 @@ async def test_nothing_is_sent_while_a_session_opens_and_a_failed_open_changes_n
         await send(pilot, "too early")
         await pilot.pause()
         assert llm.requests_to(CHAT_PATH) == [] and llm.requests_to(ANTHROPIC_PATH) == []
-        assert app.w(PromptInput).text == "too early"
+        assert app.main_screen.prompt.text == "too early"
         assert any("still opening" in t for t in toasts(app))
         release.set()
         await until(lambda: app.ready and app.session["id"] == beta["id"], what="beta to open")
@@ -162,7 +161,7 @@ async def test_nothing_is_sent_while_a_session_opens_and_a_failed_open_changes_n
         await until(lambda: app.ready, what="the app to be usable again")
         assert app.session["id"] == beta["id"] and app.model.id == CLAUDE and app.history == history
         assert "Beta long" in title_bar(app)
-        assert all(b.message["content"].startswith("beta") for b in app.w(ConversationView).query(UserBlock))
+        assert all(b.message["content"].startswith("beta") for b in app.main_screen.conversation.query(UserBlock))
 
 
 # -- 2. typing in the sessions screen ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ async def test_theme_inspector_and_model_survive_a_restart(home, llm):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        assert app.w(InspectorSidebar).display  # wide enough: shown by default
+        assert app.main_screen.sidebar.display  # wide enough: shown by default
         app.theme = "nord"
         await pilot.press("ctrl+b")  # hide the inspector
         await command(pilot, "/model anthropic:claude-sonnet-4-5")
@@ -24,7 +24,7 @@ async def test_theme_inspector_and_model_survive_a_restart(home, llm):
     async with again.run_test(size=SIZE) as pilot:
         await started(pilot)
         assert again.theme == "nord"
-        assert not again.w(InspectorSidebar).display
+        assert not again.main_screen.sidebar.display
         assert again.active_model.id == "anthropic:claude-sonnet-4-5"  # a new chat starts with the last model
 
 
@@ -35,7 +35,7 @@ async def test_a_remembered_model_or_theme_that_no_longer_exists_is_ignored(home
         await started(pilot)
         assert app.theme != "no-such-theme"
         assert app.active_model.id == build_services().resolve_model(None).id  # config's default model
-        assert app.w(InspectorSidebar).display  # "yes" is not a bool: the width rule applies
+        assert app.main_screen.sidebar.display  # "yes" is not a bool: the width rule applies
         assert not any("gone" in n for n in notices(app))  # nothing to report: the model simply is not used
 
 
@@ -48,23 +48,23 @@ async def test_explicit_model_beats_the_remembered_one(home, llm):
 
 
 async def test_narrow_terminals_collapse_the_inspector_and_keep_the_model_in_the_header(home, llm):
-    from agentspace_tui.ui.app import title_bar_text
+    from agentspace_tui.ui.help import title_bar_text
     from tests.test_ui_app import title_bar
 
     app = make_app(model="anthropic:claude-sonnet-4-5")
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await pilot.press("ctrl+b", "ctrl+b")  # hidden, then chosen shown
-        assert app.w(InspectorSidebar).display
+        assert app.main_screen.sidebar.display
         for width in (99, 80, 60):
             await pilot.resize_terminal(width, 30)
             await pilot.pause()
-            assert not app.w(InspectorSidebar).display, width  # the conversation keeps the room
+            assert not app.main_screen.sidebar.display, width  # the conversation keeps the room
             bar = title_bar(app)
             assert "anthropic:claude-sonnet-4-5" in bar and len(bar) <= width, (width, bar)
         await pilot.resize_terminal(140, 45)
         await pilot.pause()
-        assert app.w(InspectorSidebar).display  # the choice holds again once there is room
+        assert app.main_screen.sidebar.display  # the choice holds again once there is room
     for width in (40, 30):
         assert title_bar_text("a long title " * 5, "anthropic:claude-sonnet-4-5", True, width).plain \
             == "anthropic:claude-sonnet-4-5"
@@ -102,12 +102,11 @@ async def test_a_chosen_model_is_kept_even_without_a_key(home, llm, monkeypatch)
 
 async def test_tab_stops_are_visible_and_typing_there_reaches_the_prompt(home, llm):
     from agentspace_tui.ui.widgets.conversation import ConversationView
-    from agentspace_tui.ui.widgets.prompt import PromptInput
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         for expected in (InspectorSidebar, ConversationView):
             await pilot.press("tab")
             await pilot.pause()
@@ -153,13 +152,12 @@ async def test_esc_is_offered_while_a_reply_streams(home, llm):
         await until(lambda: idle(app), what="the cancel")
         await pilot.pause()
         assert "Cancel" not in footer_keys()
-        app.w("#conversation").focus()
+        app.main_screen.conversation.focus()
         await pilot.press("escape")  # not streaming: Esc goes back to the prompt
         assert isinstance(app.focused, PromptInput)
 
 
 async def test_a_request_that_cannot_fit_is_warned_about_before_it_goes(home, llm):
-    from agentspace_tui.ui.widgets.prompt import PromptInput
     from tests.test_ui_app import idle, send
 
     config = home / "config"
@@ -172,13 +170,13 @@ async def test_a_request_that_cannot_fit_is_warned_about_before_it_goes(home, ll
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, measured=True)
         draft = "word " * 400  # ~400 tokens for a 200-token window
-        app.w(PromptInput).text = draft
+        app.main_screen.prompt.text = draft
         await until(lambda: (app.last_inspection.used_fraction or 0) > 1, what="the inspector to see it")
         before = len(llm.requests_to("/v1/chat/completions"))
         await send(pilot, draft)
         await pilot.pause()
         assert any("cannot fit" in n and "Enter again" in n for n in notices(app))
-        assert app.w(PromptInput).text == draft  # nothing lost, nothing sent
+        assert app.main_screen.prompt.text == draft  # nothing lost, nothing sent
         assert len(llm.requests_to("/v1/chat/completions")) == before
         await pilot.press("enter")  # the user insists
         await until(lambda: idle(app), what="the reply")
@@ -186,7 +184,6 @@ async def test_a_request_that_cannot_fit_is_warned_about_before_it_goes(home, ll
 
 
 async def test_page_keys_in_the_prompt_scroll_the_conversation(home, llm):
-    from agentspace_tui.ui.widgets.conversation import ConversationView
     from agentspace_tui.ui.widgets.prompt import PromptInput
     from tests.fakeserver import Reply
     from tests.test_ui_app import send_and_wait
@@ -196,7 +193,7 @@ async def test_page_keys_in_the_prompt_scroll_the_conversation(home, llm):
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await send_and_wait(pilot, "long please")
-        view = app.w(ConversationView)
+        view = app.main_screen.conversation
         await until(lambda: view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y, what="the bottom")
         bottom = view.scroll_y
         await pilot.press("pageup")

@@ -17,7 +17,6 @@ from agentspace_tui.services.core import build_services
 from agentspace_tui.ui.app import AgentspaceApp, ChatScreen
 from agentspace_tui.ui.screens.first_run import KeysScreen
 from agentspace_tui.ui.screens.model_switcher import ModelSwitcherScreen
-from agentspace_tui.ui.widgets.prompt import PromptInput
 from tests.conftest import PROVIDER_ENV
 
 TERMINAL = (140, 45)
@@ -197,7 +196,7 @@ class SnapshotApp(AgentspaceApp):
     """
 
     def main_screen_mounted(self) -> None:
-        self.w(PromptInput).cursor_blink = False
+        self.main_screen.prompt.cursor_blink = False
         super().main_screen_mounted()
 
 

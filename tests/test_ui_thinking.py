@@ -18,8 +18,7 @@ from agentspace_tui.providers.events import ReasoningDelta, RefusalDelta, TextDe
 from agentspace_tui.services.chat import ReplyFinished, ReplyStarted
 from agentspace_tui.services.core import build_services
 from agentspace_tui.ui.app import AgentspaceApp
-from agentspace_tui.ui.widgets.conversation import ConversationView, ReplyBlock
-from agentspace_tui.ui.widgets.prompt import PromptInput
+from agentspace_tui.ui.widgets.conversation import ReplyBlock
 from agentspace_tui.ui.widgets.thinking import ThinkingBlock
 from tests.test_ui_app import SIZE, header, make_app, notices, plain, replies, screen_text, started, summary, until
 
@@ -101,7 +100,7 @@ async def scripted(pilot) -> ScriptedChat:
     app = await started(pilot)
     chat = ScriptedChat(app)
     app.chat = chat
-    prompt = app.w(PromptInput)
+    prompt = app.main_screen.prompt
     prompt.text = "how do I read a CSV?"
     await pilot.press("enter")
     await until(lambda: app.current_reply is not None, what="the reply block")
@@ -147,7 +146,7 @@ async def test_reasoning_streams_live_into_a_collapsed_block_then_toggles(home):
         text = screen_text(app)
         assert "Check the [red]edge[/red]" not in text  # collapsed
         # Ctrl+T (from the prompt) opens the newest block: the whole text, brackets and all, dimmed
-        assert app.focused is app.w(PromptInput)
+        assert app.focused is app.main_screen.prompt
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert thinking.expanded and thinking.has_class("-expanded")
@@ -226,7 +225,7 @@ async def test_reply_without_reasoning_has_no_block_and_no_key(home):
         assert block.thinking is None and not block.query(ThinkingBlock)
         assert "Thinking" not in screen_text(app)
         await pilot.press("ctrl+t")  # inert
-        assert not app.w(ConversationView).query(ThinkingBlock)
+        assert not app.main_screen.conversation.query(ThinkingBlock)
 
 
 # -- reopened sessions -----------------------------------------------------------------------------------------
@@ -305,7 +304,7 @@ async def test_thinking_key_is_remappable_and_in_help(home):
         assert "a [short] thought" in screen_text(app)
         await pilot.click(thinking)  # the mouse toggles it too (and focuses it)
         assert not thinking.expanded and app.focused is thinking
-        prompt = app.w(PromptInput)
+        prompt = app.main_screen.prompt
         prompt.focus()
         prompt.text = "/help"
         await pilot.press("enter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from typing import Any
 
 from .models import ModelError, ModelInfo, catalog_entries, check_model_id, info_from_entry, split_id
 from .ollama import OllamaModel, discover, normalize_host, show_model
@@ -32,7 +33,7 @@ class Catalog:
     def __init__(self, providers: dict[str, ProviderSpec], ollama_models: list[OllamaModel] | None = None):
         self.providers = providers
         self.ollama_models: list[OllamaModel] = list(ollama_models or [])
-        self._entries: dict[str, dict[str, dict]] = {}
+        self._entries: dict[str, dict[str, dict[str, Any]]] = {}
         self._ollama_discovered = bool(self.ollama_models)
         self._ollama_shown: dict[tuple[str, str], OllamaModel | None] = {}
 
@@ -46,7 +47,7 @@ class Catalog:
         return self.ollama_models
 
     # -- lookups ---------------------------------------------------------------------------------------
-    def entries(self, provider: str) -> dict[str, dict]:
+    def entries(self, provider: str) -> dict[str, dict[str, Any]]:
         if provider not in self._entries:
             self._entries[provider] = catalog_entries(self.providers[provider])
         return self._entries[provider]

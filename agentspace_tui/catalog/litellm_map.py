@@ -7,6 +7,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 MAP_FILE = "model_prices_and_context_window_backup.json"
 
@@ -20,7 +21,7 @@ def litellm_package_dir() -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def model_map() -> dict[str, dict]:
+def model_map() -> dict[str, dict[str, Any]]:
     override = os.environ.get("AGENTSPACE_MODEL_MAP")  # tests and offline mirrors may point elsewhere
     path = Path(override) if override else (litellm_package_dir() or Path()) / MAP_FILE
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from ..catalog.providers import ProviderSpec
 from .litellm_map import model_map
@@ -52,7 +53,7 @@ class ModelInfo:
     local: bool = False
 
 
-def _per_mtok(value) -> float | None:
+def _per_mtok(value: float | str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -65,7 +66,7 @@ def _map_key_name(key: str, prefix: str) -> str:
     return key[len(prefix) + 1 :] if key.startswith(prefix + "/") else key
 
 
-def info_from_entry(spec: ProviderSpec, name: str, entry: dict | None) -> ModelInfo:
+def info_from_entry(spec: ProviderSpec, name: str, entry: dict[str, Any] | None) -> ModelInfo:
     entry = entry or {}
     window = entry.get("max_input_tokens") or entry.get("max_tokens") or spec.context_window
     local = spec.local
@@ -84,11 +85,11 @@ def info_from_entry(spec: ProviderSpec, name: str, entry: dict | None) -> ModelI
     )
 
 
-def catalog_entries(spec: ProviderSpec) -> dict[str, dict]:
+def catalog_entries(spec: ProviderSpec) -> dict[str, dict[str, Any]]:
     """Chat models of one provider in litellm's map, by model name."""
     if not spec.catalog_provider:
         return {}
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for key, entry in model_map().items():
         if entry.get("litellm_provider") != spec.catalog_provider or entry.get("mode") != "chat":
             continue

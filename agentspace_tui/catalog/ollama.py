@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,18 @@ def normalize_host(host: str) -> str:
     return host
 
 
-def _post_json(url: str, body: dict, timeout: float) -> dict:
+def _post_json(url: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     req = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback/user-configured URL
-        return json.loads(resp.read().decode("utf-8"))
+        data = json.loads(resp.read().decode("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{url} answered with JSON that is not an object")
+    return data
 
 
-def _context_length(model_info: dict) -> int | None:
+def _context_length(model_info: dict[str, Any]) -> int | None:
     for key, value in model_info.items():
         if key.endswith(".context_length") and isinstance(value, int):
             return value

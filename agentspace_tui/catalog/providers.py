@@ -9,6 +9,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def toml_repr(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fields(name: str, conf: dict) -> dict:
+def _fields(name: str, conf: dict[str, Any]) -> dict[str, Any]:
     """The checked values of one ``[providers.NAME]`` table (only the keys it sets)."""
 
     def bad(key: str, allowed: str) -> ProviderConfigError:
@@ -95,7 +96,7 @@ def _fields(name: str, conf: dict) -> dict:
             raise ProviderConfigError(
                 f"providers.{name}.{key} is not a provider setting; use {', '.join(PROVIDER_FIELDS)}{hint}"
             )
-    out: dict = {}
+    out: dict[str, Any] = {}
     if "kind" in conf:
         if conf["kind"] not in ENDPOINT_KINDS:
             raise bad("kind", " or ".join(f'"{k}"' for k in ENDPOINT_KINDS))
@@ -131,7 +132,7 @@ def _fields(name: str, conf: dict) -> dict:
     return out
 
 
-def apply_config(providers: dict[str, ProviderSpec], table: dict) -> dict[str, ProviderSpec]:
+def apply_config(providers: dict[str, ProviderSpec], table: dict[str, Any]) -> dict[str, ProviderSpec]:
     """Merge ``[providers.NAME]`` tables into the presets; unknown names become endpoints of their ``kind``."""
     merged = dict(providers)
     for name, conf in table.items():
@@ -145,7 +146,7 @@ def apply_config(providers: dict[str, ProviderSpec], table: dict) -> dict[str, P
         window = fields.get("context_window")
         base = merged.get(name)
         if base is not None:
-            changes: dict = {}
+            changes: dict[str, Any] = {}
             if fields.get("api_base"):
                 changes["api_base"] = fields["api_base"]
             if key_env:

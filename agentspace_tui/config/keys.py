@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..catalog.providers import ProviderSpec
+from ..domain import KeySource
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from keyring.backend import KeyringBackend
 
 KEYRING_SERVICE = "agentspace-tui"
 
@@ -21,7 +28,13 @@ class KeyStoreError(Exception):
 @dataclass(frozen=True)
 class ResolvedKey:
     value: str | None
-    source: str  # "env:VAR" | "keyring" | "session" (pasted, kept in memory only) | "none" | "not needed"
+    kind: KeySource
+    env: str | None = None  # the environment variable it came from, for kind "env"
+
+    @property
+    def source(self) -> str:
+        """Where the key comes from, as shown: "env:VAR", "keyring", "session", "none" or "not needed"."""
+        return f"env:{self.env}" if self.kind == "env" else self.kind
 
 
 # Keyring backends that keep keys in the operating system's credential store (encrypted by it, unlocked with the
@@ -54,7 +67,7 @@ _REFUSED_BECAUSE = {
 }
 
 
-def _keyring():
+def _keyring() -> ModuleType:
     import keyring
 
     return keyring
@@ -71,7 +84,7 @@ def _is_chainer(backend: object) -> bool:
     return isinstance(backend, ChainerBackend)  # only its list of children is used, never its own methods
 
 
-def _trusted_backends(backend: object) -> list:
+def _trusted_backends(backend: KeyringBackend) -> list[KeyringBackend]:
     """The backends keys may be stored in and read from: ``backend`` itself, or a chainer's trusted children."""
     if _is_chainer(backend):
         return [child for child in getattr(backend, "backends", ()) if _class_name(child) in TRUSTED_BACKENDS]
@@ -93,7 +106,7 @@ def _refusal_reason(backend: object) -> str:
     return f"the keyring backend {name} {because}, not a system keyring"
 
 
-def _usable_backends() -> tuple[list, str]:
+def _usable_backends() -> tuple[list[KeyringBackend], str]:
     """(trusted backends, reason when there are none)."""
     try:
         backend = _keyring().get_keyring()
@@ -112,7 +125,7 @@ def keyring_available() -> tuple[bool, str]:
     return True, type(trusted[0]).__name__
 
 
-def _no_keyring_message(spec: ProviderSpec, reason: str) -> str:
+def no_keyring_message(spec: ProviderSpec, reason: str) -> str:
     env = spec.key_env or f"{spec.name.upper()}_API_KEY"
     return f"{reason}; set {env} in your environment instead (agentspace-tui never stores keys in its own files)"
 
@@ -134,7 +147,7 @@ def resolve_key(spec: ProviderSpec, *, use_keyring: bool = True) -> ResolvedKey:
     for env in spec.key_envs:
         value = os.environ.get(env, "").strip()
         if value:
-            return ResolvedKey(value, f"env:{env}")
+            return ResolvedKey(value, "env", env)
     if use_keyring:
         stored = _stored_key(spec.name)
         if stored:
@@ -158,17 +171,17 @@ def set_key(spec: ProviderSpec, value: str) -> None:
     value = clean_key(value)
     trusted, reason = _usable_backends()
     if not trusted:
-        raise KeyStoreError(_no_keyring_message(spec, reason))
+        raise KeyStoreError(no_keyring_message(spec, reason))
     try:
         trusted[0].set_password(KEYRING_SERVICE, spec.name, value)  # straight to it, never through a chainer
     except Exception as exc:
-        raise KeyStoreError(_no_keyring_message(spec, f"the keyring refused the key ({type(exc).__name__})")) from None
+        raise KeyStoreError(no_keyring_message(spec, f"the keyring refused the key ({type(exc).__name__})")) from None
 
 
 def delete_key(spec: ProviderSpec) -> bool:
     trusted, reason = _usable_backends()
     if not trusted:
-        raise KeyStoreError(_no_keyring_message(spec, reason))
+        raise KeyStoreError(no_keyring_message(spec, reason))
     deleted = False
     for backend in trusted:
         try:

@@ -21,6 +21,8 @@ import os
 import stat
 from pathlib import Path
 
+from .errors import ConfigError
+
 APP_NAME = "agentspace-tui"
 HOME_ENV = "AGENTSPACE_HOME"
 PRIVATE = 0o700
@@ -28,8 +30,6 @@ _SUBDIRS = ("config", "data", "cache", "logs")
 
 
 def _error(message: str) -> Exception:
-    from .settings import ConfigError  # settings imports this module: import at call time
-
     return ConfigError(message)
 
 

@@ -11,6 +11,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..catalog.providers import (
     BUILTIN_PROVIDERS,
@@ -21,6 +22,7 @@ from ..catalog.providers import (
     toml_repr,
 )
 from . import paths
+from .errors import ConfigError as ConfigError  # re-exported: its home before errors.py
 
 DEFAULT_MODEL = "openai:gpt-4o-mini"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer concisely; use Markdown where it helps."
@@ -32,7 +34,7 @@ MAX_RETRIES_MAX = 10  # max_retries is a whole number from 0 to this
 # Kept here as data so that config/ never imports Textual.
 BINDING_IDS = (
     "switch_model", "toggle_inspector", "sessions", "new_session", "cancel", "copy_reply", "copy_code",
-    "toggle_thinking", "keys", "quit", "retry",
+    "toggle_thinking", "keys", "quit", "retry", "focus_conversation", "regenerate", "params",
 )
 QUIT_KEY = "ctrl+q"  # always quits, whatever [keybindings] says (see Settings.keymap)
 
@@ -59,10 +61,6 @@ KEY_NAMES = frozenset(
     """.split()
 ) | frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 KEY_EXAMPLES = '"ctrl+o", "f2", "alt+x", "ctrl+shift+up"'
-
-
-class ConfigError(Exception):
-    """A configuration problem with a one-line message for the user."""
 
 
 class _Invalid(ValueError):
@@ -137,7 +135,7 @@ def _keybindings(table: object) -> dict[str, str]:
     return result
 
 
-def _apply(settings: Settings, data: dict) -> None:
+def _apply(settings: Settings, data: dict[str, Any]) -> None:
     if "default_model" in data:
         value = data["default_model"]
         if not isinstance(value, str) or not value.strip() or any(ch in value for ch in "\r\n"):

@@ -8,9 +8,11 @@ encoding, so re-inspecting on every keystroke only counts the draft.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from ..pricing import Price, input_cost
+from ..pricing import MTOK, Price, input_cost
 from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_many, counter
 
 
@@ -34,11 +36,13 @@ class Inspection:
     exact: bool  # False: local counts are estimates for this model
     price_known: bool
     history_messages: int = 0  # messages that will be sent
+    max_output_tokens: int | None = None  # the session's max output tokens (None: the provider's default)
+    output_cost_max: float | None = None  # what a reply of max_output_tokens costs: a bound, not a forecast of use
 
     def section(self, name: str) -> Section:
         return next(s for s in self.sections if s.name == name)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "context_window": self.context_window,
@@ -47,28 +51,31 @@ class Inspection:
             "sections": [asdict(s) for s in self.sections],
             "total": {"bytes": self.total.bytes, "tokens": self.total.tokens, "cost": self.total.cost},
             "tokens_are_estimates": not self.exact,
+            "max_output_tokens": self.max_output_tokens,
+            "output_cost_max": self.output_cost_max,
         }
 
 
-def attachment_block(att: dict) -> str:
+def attachment_block(att: Mapping[str, Any]) -> str:
     return f'<attachment name="{att.get("name", "file")}">\n{att.get("content", "")}\n</attachment>'
 
 
-def system_text(system_prompt: str | None, attachments: list[dict] | None) -> str:
+def system_text(system_prompt: str | None, attachments: Sequence[Mapping[str, Any]] | None) -> str:
     parts = [system_prompt] if system_prompt else []
     parts.extend(attachment_block(a) for a in attachments or [])
     return "\n\n".join(parts)
 
 
-def sendable(message: dict) -> bool:
-    """History entries that go to the provider: user turns and replies with text (even partial ones)."""
-    return message.get("role") in ("user", "assistant") and bool(message.get("content"))
+def sendable(message: dict[str, Any]) -> bool:
+    """History entries that go to the provider: user turns and replies with text (even partial ones), unless
+    the user deleted them from the context (kept in storage as ``hidden``, their cost still counted)."""
+    return message.get("role") in ("user", "assistant") and bool(message.get("content")) and not message.get("hidden")
 
 
 FAILED_STATUSES = ("error", "interrupted")
 
 
-def failed_before_text(message: dict) -> bool:
+def failed_before_text(message: dict[str, Any]) -> bool:
     """A reply that failed before any of its text arrived (a 401, a refused request, a crash before the
     first chunk): its turn is stored and shown, but not sent again -- it can be retried as a new turn."""
     return (
@@ -78,11 +85,11 @@ def failed_before_text(message: dict) -> bool:
     )
 
 
-def sendable_history(history: list[dict]) -> list[dict]:
+def sendable_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The stored messages that go to the provider, oldest first: the ``sendable`` ones, without the user
     message of a turn whose reply failed before any text (it would be sent a second time, or two user turns
     would follow each other)."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for message in history:
         if failed_before_text(message):
             if out and out[-1].get("role") == "user":
@@ -92,7 +99,7 @@ def sendable_history(history: list[dict]) -> list[dict]:
     return out
 
 
-def message_tokens(message: dict, encoding: str) -> int:
+def message_tokens(message: dict[str, Any], encoding: str) -> int:
     """Token count of a stored message in ``encoding``, cached on the message dict (and persisted by callers)."""
     cache = message.setdefault("tokens", {})
     if not isinstance(cache, dict):
@@ -104,7 +111,7 @@ def message_tokens(message: dict, encoding: str) -> int:
     return n
 
 
-def prime_counts(messages: list[dict], encoding: str) -> int:
+def prime_counts(messages: list[dict[str, Any]], encoding: str) -> int:
     """Count every message still missing a count for ``encoding`` in one batch; returns how many were counted."""
     missing = [m for m in messages if not isinstance(m.get("tokens"), dict) or encoding not in m["tokens"]]
     if not missing:
@@ -122,11 +129,11 @@ def _byte_len(text: str) -> int:
 
 @dataclass
 class _HistoryStats:
-    key: tuple
+    key: tuple[Any, ...]
     turn_tokens: list[int] = field(default_factory=list)  # per turn, oldest first
     turn_bytes: list[int] = field(default_factory=list)
     turn_messages: list[int] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ContextInspector:
@@ -134,10 +141,10 @@ class ContextInspector:
 
     def __init__(self) -> None:
         self._history: dict[str, _HistoryStats] = {}  # per encoding: the switcher measures several
-        self._fixed_key: tuple | None = None
+        self._fixed_key: tuple[Any, ...] | None = None
         self._fixed: tuple[Section, Section] | None = None
 
-    def _history_stats(self, history: list[dict], encoding: str) -> _HistoryStats:
+    def _history_stats(self, history: list[dict[str, Any]], encoding: str) -> _HistoryStats:
         last = history[-1] if history else {}
         key = (encoding, len(history), id(history), last.get("id"), len(last.get("content", "")), last.get("status"))
         cached = self._history.get(encoding)
@@ -158,7 +165,9 @@ class ContextInspector:
         self._history[encoding] = stats
         return stats
 
-    def _fixed_sections(self, system_prompt: str, attachments: list[dict], encoding: str) -> tuple[Section, Section]:
+    def _fixed_sections(
+        self, system_prompt: str, attachments: Sequence[Mapping[str, Any]], encoding: str
+    ) -> tuple[Section, Section]:
         key = (encoding, system_prompt, tuple((a.get("name"), len(a.get("content", ""))) for a in attachments))
         if self._fixed_key == key and self._fixed is not None:
             return self._fixed
@@ -180,10 +189,11 @@ class ContextInspector:
         context_window: int | None,
         price: Price | None,
         system_prompt: str | None,
-        attachments: list[dict] | None,
-        history: list[dict],
+        attachments: Sequence[Mapping[str, Any]] | None,
+        history: list[dict[str, Any]],
         draft: str = "",
-        tools: list[dict] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        max_output_tokens: int | None = None,
     ) -> Inspection:
         sp, att = self._fixed_sections(system_prompt or "", list(attachments or []), encoding)
         stats = self._history_stats(history, encoding)
@@ -227,14 +237,20 @@ class ContextInspector:
             exact=exact,
             price_known=price is not None,
             history_messages=len(stats.messages) - excluded_messages,
+            max_output_tokens=max_output_tokens,
+            output_cost_max=(
+                max_output_tokens * price.output_per_mtok / MTOK if max_output_tokens and price is not None else None
+            ),
         )
 
-    def request_messages(self, inspection: Inspection, *, system_prompt: str | None, attachments: list[dict] | None,
-                         history: list[dict], user_text: str) -> list[dict]:
+    def request_messages(
+        self, inspection: Inspection, *, system_prompt: str | None, attachments: Sequence[Mapping[str, Any]] | None,
+        history: list[dict[str, Any]], user_text: str,
+    ) -> list[dict[str, Any]]:
         """The chat messages to send, consistent with ``inspection``'s exclusions."""
         stats = self._history_stats(history, inspection.encoding)
         msgs = stats.messages[len(stats.messages) - inspection.history_messages :] if inspection.history_messages else []
-        out: list[dict] = []
+        out: list[dict[str, Any]] = []
         sys_text = system_text(system_prompt, attachments)
         if sys_text:
             out.append({"role": "system", "content": sys_text})

@@ -6,9 +6,13 @@ Local models (Ollama, endpoints marked ``local``) cost exactly 0.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..domain import CostSource, PriceOverride, PriceSnapshot, PriceSource, UsageRecord
 
 MTOK = 1_000_000
+PRICE_SOURCES: frozenset[PriceSource] = frozenset({"override", "catalog", "local"})
 
 
 @dataclass(frozen=True)
@@ -19,11 +23,17 @@ class Price:
     output_per_mtok: float
     cache_read_per_mtok: float | None = None
     cache_write_per_mtok: float | None = None
-    source: str = "catalog"
+    source: PriceSource = "catalog"
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> PriceSnapshot:
         """What a reply stores, so later price changes never rewrite history."""
-        return asdict(self)
+        return {
+            "input_per_mtok": self.input_per_mtok,
+            "output_per_mtok": self.output_per_mtok,
+            "cache_read_per_mtok": self.cache_read_per_mtok,
+            "cache_write_per_mtok": self.cache_write_per_mtok,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,14 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self) -> UsageRecord:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
 
 
 def resolve_price(
@@ -49,7 +65,7 @@ def resolve_price(
     catalog_output: float | None,
     catalog_cache_read: float | None = None,
     catalog_cache_write: float | None = None,
-    overrides: dict[str, dict] | None = None,
+    overrides: Mapping[str, PriceOverride] | None = None,
 ) -> Price | None:
     """User override, then local (free), then litellm's catalog; None when unknown."""
     override = (overrides or {}).get(model_id)
@@ -94,7 +110,7 @@ def reply_cost(price: Price | None, usage: Usage) -> float | None:
 
 def reply_cost_with_source(
     price: Price | None, usage: Usage | None, provider_cost: float | None = None
-) -> tuple[float | None, str | None]:
+) -> tuple[float | None, CostSource | None]:
     """A reply's cost and where it came from: the bill the provider reported in the stream beats our price
     arithmetic ("provider"); else the price's source ("override", "catalog", "local"); (None, None) unknown."""
     if provider_cost is not None:

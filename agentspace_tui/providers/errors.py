@@ -12,6 +12,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .events import StreamError
 
@@ -119,7 +120,7 @@ def _connection_problem(exc: BaseException) -> str | None:
     return None
 
 
-def _is_overloaded(exc: BaseException, detail: str, wire_error: dict | None = None) -> bool:
+def _is_overloaded(exc: BaseException, detail: str, wire_error: dict[str, Any] | None = None) -> bool:
     if wire_error and re.search(r"overload", str(wire_error.get("type", "")) + str(wire_error.get("message", "")), re.I):
         return True
     return getattr(exc, "status_code", None) == 529 or bool(re.search(r"overloaded", detail, re.I))
@@ -129,7 +130,7 @@ def map_midstream(
     exc: BaseException,
     ctx: ProviderContext,
     secrets: tuple[str, ...] = (),
-    wire_error: dict | None = None,
+    wire_error: dict[str, Any] | None = None,
     *,
     interrupted: bool = True,
 ) -> StreamError:
@@ -150,18 +151,18 @@ def map_midstream(
     return StreamError("interrupted", f"{ctx.label} broke off the reply ({detail}); {kept}", status)
 
 
-def _header(headers, name: str):
+def _header(headers: object, name: str) -> object:
     """A header's value from httpx.Headers, a dict with any casing, or None."""
-    try:
-        value = headers.get(name)
-    except AttributeError:
+    get = getattr(headers, "get", None)
+    if not callable(get):
         return None
+    value = get(name)
     if value is None and isinstance(headers, dict):
         value = next((v for k, v in headers.items() if str(k).lower() == name), None)
     return value
 
 
-def parse_retry_after(value, *, now: float | None = None) -> float | None:
+def parse_retry_after(value: object, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``retry-after`` value: delta-seconds (``"7"``, ``"1.5"``) or an HTTP date
     (``"Wed, 21 Oct 2026 07:28:00 GMT"``, relative to ``now``, rounded up to whole seconds as dates have no
     finer resolution). Never negative; None when the value is neither."""

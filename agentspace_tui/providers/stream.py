@@ -1,20 +1,15 @@
-"""The one place that imports litellm: stream a chat reply as typed events, with retries and error mapping.
+"""Stream a chat reply through litellm as typed events, with retries and error mapping.
 
-litellm is imported lazily (it costs ~3 s and prints banners), offline-safe: the bundled price map is used
-instead of fetching one, and its debug output is silenced so it cannot corrupt a running TUI.
+litellm is loaded (lazily, configured) by litellm_setup.py; this module only calls it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import importlib
-import logging
-import os
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..pricing import Usage
 from .errors import ProviderContext, is_retryable, map_exception, map_midstream, redact, retry_after_seconds
@@ -29,112 +24,45 @@ from .events import (
     ToolCallRequest,
     UsageReport,
 )
+from .litellm_setup import litellm_loaded, load_litellm
+from .litellm_setup import warm_up as warm_up  # re-exported: callers know it from here
 from .thinktags import ThinkSplitter
 from .wirefacts import WireFacts, normalise_finish, read_facts
 from .wiretap import Capture
-from .wiretap import install as install_wiretap
 
 MAX_RETRY_WAIT = 60.0  # a retry-after longer than this is reported, not waited for
-_import_lock = threading.Lock()
-_litellm = None
-
-
-def load_litellm():
-    """Import and configure litellm once (thread-safe; call from a worker thread to keep UIs responsive)."""
-    global _litellm
-    if _litellm is not None:
-        return _litellm
-    with _import_lock:
-        if _litellm is None:
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-            os.environ.setdefault("LITELLM_LOG", "CRITICAL")
-            from ..tokens import _ensure_cache_dir
-
-            _ensure_cache_dir()
-            import warnings
-
-            warnings.filterwarnings("ignore", module=r"litellm(\..*)?$")
-            warnings.filterwarnings("ignore", message=r"Accessing the 'model_")
-            import litellm
-
-            litellm.suppress_debug_info = True
-            litellm.set_verbose = False
-            litellm.drop_params = True
-            litellm.telemetry = False
-            # litellm's token counter would fetch a Hugging Face tokenizer for model names with "llama" in
-            # them (offline: tens of seconds of retries before the first chunk); tiktoken's estimate will do
-            litellm.disable_hf_tokenizer_download = True
-            install_wiretap()
-            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx"):
-                logging.getLogger(name).setLevel(logging.CRITICAL)
-            _litellm = litellm
-    return _litellm
-
-
-def warm_up() -> None:
-    """Import litellm and run one mocked streaming request on the provider thread (no network: litellm's
-    ``mock_response``). The first real request then skips ~0.5-1 s of lazy imports and tokenizer loading
-    that would otherwise hold the GIL while the user watches the reply start."""
-    litellm = load_litellm()
-
-    async def once() -> None:
-        response = await litellm.acompletion(
-            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "warm up"}],
-            mock_response="ok", stream=True, stream_options={"include_usage": True},
-        )
-        async for _chunk in response:
-            pass
-
-    try:
-        asyncio.run_coroutine_threadsafe(once(), provider_loop()).result(timeout=60)
-        # the OpenAI SDK imports its resource modules on first use of a client (~0.5 s, seen as a stall when
-        # the first reply starts); touch them here. No request is made.
-        import openai
-
-        openai.AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1").chat.completions  # noqa: B018
-        for module in ("litellm.llms.anthropic.chat.handler", "litellm.llms.ollama.chat.transformation"):
-            importlib.import_module(module)
-    except Exception:  # a warm-up must never fail the app
-        pass
-    # litellm brings ~300k long-lived objects; a full garbage collection then walks all of them (~150 ms,
-    # more on a busy machine), which shows up as a frozen UI mid-reply. Freezing moves them out of the
-    # collector's sight.
-    gc.freeze()
-
-
-def litellm_loaded() -> bool:
-    return _litellm is not None
-
-
 NO_KEY = "no-key"  # stands in where litellm insists on a key for an endpoint that needs none; never sent (openai wire)
 
 
 @dataclass
 class ChatRequest:
     litellm_model: str
-    messages: list[dict]
+    messages: list[dict[str, Any]]
     provider: ProviderContext
     api_key: str | None = None  # None: this provider needs no key, and must not be sent another provider's
     api_base: str | None = None
     timeout: float = 120.0  # seconds without a byte before giving up
     max_retries: int = 2
     wire: str = "openai"  # the provider's wire format, see wirefacts.wire_for
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    # temperature / top_p / max_tokens (services.params.ModelParams.as_dict()): litellm maps each to the provider's
+    # own name (Ollama options.num_predict, OpenAI reasoning models max_completion_tokens); unset ones are not sent
+    params: dict[str, float | int] = field(default_factory=dict)
     # set by stream_chat (time.monotonic()) as each attempt's HTTP request is sent, after litellm is imported and
     # the request built: time to first token counts from here, not from our own start-up
     sent_at: float | None = None
 
 
-def _attr(obj, name: str):
+def _attr(obj: object, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
-def _usage_from(usage) -> Usage | None:
+def _usage_from(usage: object) -> Usage | None:
     """A Usage from litellm's (OpenAI-shaped) usage object; None when it counts nothing."""
     if usage is None:
         return None
 
-    def get(o, name) -> int:
+    def get(o: object, name: str) -> int:
         value = _attr(o, name) if o is not None else None
         return int(value or 0)
 
@@ -151,7 +79,7 @@ def _usage_from(usage) -> Usage | None:
     )
 
 
-def _content_pieces(content) -> list[tuple[str, str]]:
+def _content_pieces(content: str | list[Any] | None) -> list[tuple[str, str]]:
     """("answer" | "reasoning", text) from a delta's content: a string, or typed parts (Mistral thinking)."""
     if isinstance(content, str):
         return [("answer", content)] if content else []
@@ -173,11 +101,11 @@ class _Reply:
 
     def __init__(self) -> None:
         self.splitter = ThinkSplitter()
-        self.tools: dict[int, dict] = {}
+        self.tools: dict[int, dict[str, Any]] = {}
         self.got_output = False  # any answer, reasoning or tool call: a retry would stitch two replies
         self.last_usage = None  # litellm's last usage object (its own count when the provider sent none)
 
-    def events(self, chunk) -> list[Event]:
+    def events(self, chunk: Any) -> list[Event]:  # a litellm stream chunk (ModelResponseStream)
         out: list[Event] = []
         usage = getattr(chunk, "usage", None)
         if usage is not None:
@@ -219,7 +147,7 @@ class _Reply:
         return [ToolCallRequest(t["id"], t["name"] or "?", t["arguments"]) for _, t in sorted(self.tools.items())]
 
 
-def _provider_finish(response) -> str | None:
+def _provider_finish(response: object) -> str | None:
     """The finish litellm saw from the provider itself; its synthetic "stop" for a cut-off stream is not one.
     Gemini's lands in intermittent_finish_reason (received_finish_reason stays None)."""
     return getattr(response, "received_finish_reason", None) or getattr(response, "intermittent_finish_reason", None)
@@ -282,6 +210,9 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), "Authorization": openai.Omit()}
     if request.api_base:
         kwargs["api_base"] = request.api_base
+    for name in ("temperature", "top_p", "max_tokens"):
+        if name in request.params:
+            kwargs[name] = request.params[name]
 
     attempt = 0
     while True:
@@ -393,21 +324,3 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             return
         finally:
             Capture.deactivate(token)
-
-
-# -- the warm-up loop ---------------------------------------------------------------------------------
-# Streams run on the caller's loop: a provider thread was measured to make UI frames ~4x slower (the threads
-# ping-pong the GIL every 5 ms). Only the one-off warm-up request runs on a loop of its own thread.
-
-_provider_loop: asyncio.AbstractEventLoop | None = None
-_provider_lock = threading.Lock()
-
-
-def provider_loop() -> asyncio.AbstractEventLoop:
-    global _provider_loop
-    with _provider_lock:
-        if _provider_loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="agentspace-warmup", daemon=True).start()
-            _provider_loop = loop
-    return _provider_loop

@@ -116,7 +116,7 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _openai_usage(u: dict) -> tuple[Usage, float | None]:
+def _openai_usage(u: dict[str, Any]) -> tuple[Usage, float | None]:
     prompt = _int(u.get("prompt_tokens"))
     completion = _int(u.get("completion_tokens"))
     total = _int(u.get("total_tokens"))

@@ -17,7 +17,7 @@ import contextvars
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 _current: contextvars.ContextVar[Capture | None] = contextvars.ContextVar("agentspace_wiretap", default=None)
 _installed = False
@@ -32,11 +32,11 @@ class Capture:
     status: int | None = None
     sent_at: float | None = None  # time.monotonic() as the request went out (time to first token counts from here)
 
-    def activate(self) -> contextvars.Token:
+    def activate(self) -> contextvars.Token[Capture | None]:
         return _current.set(self)
 
     @staticmethod
-    def deactivate(token: contextvars.Token) -> None:
+    def deactivate(token: contextvars.Token[Capture | None]) -> None:
         _current.reset(token)
 
 
@@ -66,7 +66,7 @@ def install() -> None:
         async def aclose(self) -> None:
             await self._inner.aclose()
 
-    async def send(self, request, *args, **kwargs):
+    async def send(self: httpx.AsyncClient, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
         sending = _current.get()
         if sending is not None:
             sending.sent_at = time.monotonic()

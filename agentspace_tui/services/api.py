@@ -1,20 +1,40 @@
 """What the UI layer may use from the core, in one place: ``ui/`` imports core names only from ``services``
 (checked by tests/test_import_contracts.py), so the core can be reshaped without touching widgets.
 
-Importing this module loads the core (settings, catalog, tokens, context); the app imports it lazily, after
-the first paint, except where a widget needs a name at import time.
+Names load on first use (PEP 562 ``__getattr__``): importing this module costs nothing, and
+``from agentspace_tui.services.api import load_settings`` loads only the settings module. So a widget or the
+launcher can import a name at module level without pulling the whole core (catalog, tokens, context) in
+before the first paint.
 """
 
 from __future__ import annotations
 
-from ..catalog.models import ID_RULE, ModelError, ModelInfo, check_model_id
-from ..catalog.providers import BUILTIN_PROVIDERS, ProviderStatus
-from ..config import keys as keystore
-from ..config.settings import DEFAULT_MODEL, ConfigError, load_settings
-from ..context import ContextInspector, Inspection, failed_before_text
-from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCallRequest
-from ..providers.stream import warm_up
-from ..tokens import count, encoding_for, is_exact
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..catalog.models import ID_RULE, ModelError, ModelInfo, check_model_id
+    from ..catalog.providers import BUILTIN_PROVIDERS, ProviderStatus
+    from ..config import keys as keystore
+    from ..config.settings import DEFAULT_MODEL, ConfigError, load_settings
+    from ..context import ContextInspector, Inspection, failed_before_text
+    from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCallRequest
+    from ..providers.litellm_setup import warm_up
+    from ..tokens import count, encoding_for, is_exact
+
+# where each name lives (relative to this package); ``keystore`` is the module itself
+_HOMES: dict[str, str] = {
+    "ID_RULE": "..catalog.models", "ModelError": "..catalog.models", "ModelInfo": "..catalog.models",
+    "check_model_id": "..catalog.models",
+    "BUILTIN_PROVIDERS": "..catalog.providers", "ProviderStatus": "..catalog.providers",
+    "keystore": "..config.keys",
+    "DEFAULT_MODEL": "..config.settings", "ConfigError": "..config.settings", "load_settings": "..config.settings",
+    "ContextInspector": "..context", "Inspection": "..context", "failed_before_text": "..context",
+    "ReasoningDelta": "..providers.events", "RefusalDelta": "..providers.events", "Retrying": "..providers.events",
+    "TextDelta": "..providers.events", "ToolCallRequest": "..providers.events",
+    "warm_up": "..providers.litellm_setup",
+    "count": "..tokens", "encoding_for": "..tokens", "is_exact": "..tokens",
+}
 
 __all__ = [
     "BUILTIN_PROVIDERS", "DEFAULT_MODEL", "ID_RULE", "ConfigError", "ContextInspector", "Inspection", "ModelError",
@@ -22,3 +42,17 @@ __all__ = [
     "check_model_id", "count", "encoding_for", "failed_before_text", "is_exact", "keystore", "load_settings",
     "warm_up",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(home, __package__)
+    value = module if name == "keystore" else getattr(module, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -22,6 +22,8 @@ import stat
 import threading
 from pathlib import Path
 
+from ..domain import Attachment
+
 MAX_ATTACHMENT = 256 * 1024  # bytes
 READ_TIMEOUT = 3.0  # seconds
 _BINARY_PROBE = 8192  # a NUL byte in the first this-many bytes marks a binary file
@@ -101,7 +103,7 @@ def _read_with_timeout(fd: int, limit: int, timeout: float, name: str) -> bytes:
     return data[0]
 
 
-def read_attachment(path_text: str, *, limit: int = MAX_ATTACHMENT, timeout: float = READ_TIMEOUT) -> dict:
+def read_attachment(path_text: str, *, limit: int = MAX_ATTACHMENT, timeout: float = READ_TIMEOUT) -> Attachment:
     """A text file to pin into the context: ``{"path", "name", "content", "bytes"}``, or ``AttachmentError``."""
     path = Path(path_text).expanduser()
     name = path.name or path_text

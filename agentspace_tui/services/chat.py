@@ -9,19 +9,18 @@ and duration. Storage calls run in threads so an event loop (the TUI's) never bl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import socket
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
 from ..context import ContextInspector, Inspection, message_tokens
-from ..pricing import Price, Usage, reply_cost_with_source
+from ..pricing import Price
 from ..providers.errors import ProviderContext
 from ..providers.events import (
     Finish,
@@ -35,16 +34,13 @@ from ..providers.events import (
 )
 from ..providers.stream import ChatRequest, stream_chat
 from ..providers.wirefacts import wire_for
-from ..storage import StorageError
 from ..storage.errors import SessionBusy
 from ..text_safety import SurrogateJoiner
 from ..tokens import encoding_for
 from .branches import Tree
-from .core import Services, estimate_reply_usage, is_stale_stream
+from .core import Services, is_stale_stream
 from .params import ModelParams
-
-CHECKPOINT_INTERVAL = 1.0
-HEARTBEAT_INTERVAL = 10.0  # well under core.STALE_STREAM
+from .reply_saving import ReplyState, checkpoint_while_streaming, finish_reply, flush_held
 
 
 class BusyError(Exception):
@@ -73,19 +69,19 @@ Placement = Fork | Regenerate | None  # None: a new turn at the end of the activ
 class Prepared:
     """What ``ChatService.prepare`` checked and found: everything a turn needs before anything is stored."""
 
-    session: dict
-    history: list[dict]  # the branch the request continues, oldest first
+    session: dict[str, Any]
+    history: list[dict[str, Any]]  # the branch the request continues, oldest first
     model: ModelInfo
     text: str
     parent: str | None  # the message the new user message (or, regenerating, the reply) follows
-    answering: dict | None = None  # regenerating: the stored user message answered again
+    answering: dict[str, Any] | None = None  # regenerating: the stored user message answered again
 
 
 @dataclass
 class ReplyStarted:
-    session: dict
-    user_message: dict  # the new user message, or the stored one a regenerated reply answers
-    reply: dict
+    session: dict[str, Any]
+    user_message: dict[str, Any]  # the new user message, or the stored one a regenerated reply answers
+    reply: dict[str, Any]
     model: ModelInfo
     price: Price | None
     inspection: Inspection
@@ -93,37 +89,11 @@ class ReplyStarted:
 
 @dataclass
 class ReplyFinished:
-    reply: dict  # the stored assistant message, final
+    reply: dict[str, Any]  # the stored assistant message, final
     error: str | None  # one-line message for error/interrupted/cancelled replies
 
 
 ChatEvent = ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ReplyFinished
-
-
-@dataclass
-class _ReplyState:
-    """What a streaming reply has accumulated so far; saved by ``_finish`` whatever way the stream ends."""
-
-    started: float
-    parts: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    tool_calls: list[dict] = field(default_factory=list)
-    received: int = 0  # characters so far (checkpoints skip when nothing new arrived)
-    first_token: float | None = None
-    usage: Usage | None = None
-    usage_source: str = "provider"
-    provider_cost: float | None = None
-    status: str = "complete"
-    finish_reason: str = "stop"
-    error: str | None = None
-
-
-def _flush_held(answer: SurrogateJoiner, thought: SurrogateJoiner, state: _ReplyState) -> None:
-    """A high surrogate whose pair never came ends the text as U+FFFD."""
-    for joiner, parts in ((answer, state.parts), (thought, state.reasoning)):
-        held = joiner.flush()
-        if held:
-            parts.append(held)
 
 
 def session_title(text: str) -> str:
@@ -132,24 +102,25 @@ def session_title(text: str) -> str:
 
 
 class ChatService:
-    def __init__(self, services: Services):
+    def __init__(self, services: Services) -> None:
         self.services = services
         self._streaming: set[str] = set()
-        self.cancelled_replies: dict[str, asyncio.Future] = {}  # session id -> the save of a cancelled reply
+        # session id -> the save of a cancelled reply
+        self.cancelled_replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.stop_reason: str | None = None  # why a cancelled stream was stopped, if not by the user (a signal)
 
     def is_streaming(self, session_id: str) -> bool:
         return session_id in self._streaming
 
-    async def cancelled_reply(self, session_id: str) -> dict | None:
+    async def cancelled_reply(self, session_id: str) -> dict[str, Any] | None:
         """The stored reply of the last cancelled stream in a session, once its save has finished."""
         task = self.cancelled_replies.pop(session_id, None)
         return await asyncio.shield(task) if task is not None else None
 
-    def history(self, session_id: str) -> list[dict]:
+    def history(self, session_id: str) -> list[dict[str, Any]]:
         return self.services.messages(session_id, live=session_id in self._streaming)
 
-    def _check_busy(self, session_id: str, messages: list[dict]) -> None:
+    def _check_busy(self, session_id: str, messages: list[dict[str, Any]]) -> None:
         if session_id in self._streaming:
             raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
         last = messages[-1] if messages else None
@@ -183,7 +154,8 @@ class ChatService:
             )
         messages = self.history(session["id"]) if session else []
         tree = Tree.of(messages)
-        answering: dict | None = None
+        answering: dict[str, Any] | None = None
+        parent: str | None
         if isinstance(place, Regenerate):
             found = tree.by_id.get(place.user_message_id)
             if found is None or found.get("role") != "user":
@@ -307,11 +279,11 @@ class ChatService:
             wire=wire_for(spec.litellm_prefix),
             params=params,
         )
-        state = _ReplyState(started=time.monotonic())
+        state = ReplyState(started=time.monotonic())
         answer, thought = SurrogateJoiner(), SurrogateJoiner()  # an emoji may arrive split across two chunks
         stop_checkpoints = asyncio.Event()
         checkpoints = asyncio.ensure_future(
-            self._checkpoint_while_streaming(sid, reply["id"], state, stop_checkpoints)
+            checkpoint_while_streaming(store, sid, reply["id"], state, stop_checkpoints)
         )
         try:
             async for event in stream_chat(request):
@@ -343,21 +315,21 @@ class ChatService:
                     state.status, state.error = event.status, event.message
         except asyncio.CancelledError:
             state.status, state.error = "cancelled", f"{self.stop_reason or 'cancelled'}; the partial reply was kept"
-            _flush_held(answer, thought, state)
-            await self._save(sid, self._finish(
-                sid, reply, info, price, encoding, inspection.total.tokens, state, checkpoints, stop_checkpoints
+            flush_held(answer, thought, state)
+            await self._save(sid, finish_reply(
+                store, sid, reply, info, price, encoding, inspection.total.tokens, state, checkpoints, stop_checkpoints
             ))
             raise
         finally:
             stop_checkpoints.set()
-        _flush_held(answer, thought, state)
-        final = await self._save(sid, self._finish(
-            sid, reply, info, price, encoding, inspection.total.tokens, state, checkpoints, stop_checkpoints
+        flush_held(answer, thought, state)
+        final = await self._save(sid, finish_reply(
+            store, sid, reply, info, price, encoding, inspection.total.tokens, state, checkpoints, stop_checkpoints
         ))
         self.cancelled_replies.pop(sid, None)  # finished normally: no cancelled reply to hand out
         yield ReplyFinished(final, state.error)
 
-    async def _save(self, sid: str, finish: Coroutine[Any, Any, dict]) -> dict:
+    async def _save(self, sid: str, finish: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
         """Run the final save to its end even if the caller is cancelled (Esc, Ctrl-C, a signal) meanwhile;
         the cancellation is passed on once the reply and its usage are stored."""
         task = asyncio.ensure_future(finish)
@@ -371,76 +343,3 @@ class ChatService:
         if cancelled:
             raise asyncio.CancelledError
         return task.result()
-
-    async def _checkpoint_while_streaming(
-        self, sid: str, reply_id: str, state: _ReplyState, stop: asyncio.Event
-    ) -> None:
-        """Save the text received so far about once a second while it is unsaved, whether or not chunks
-        keep arriving: a burst followed by a long silence is on disk a second after it was on screen.
-
-        While nothing new arrives (a model thinking silently), ``checkpoint_at`` is still refreshed now
-        and then, so other processes do not take the reply for one whose writer died.
-        """
-        store = self.services.store
-        saved, saved_at = 0, time.monotonic()
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CHECKPOINT_INTERVAL):
-                    await stop.wait()
-            if stop.is_set():
-                break
-            if state.received == saved:
-                if time.monotonic() - saved_at < HEARTBEAT_INTERVAL:
-                    continue
-                fields: dict = {"checkpoint_at": time.time()}
-            else:
-                fields = {"content": "".join(state.parts), "reasoning": "".join(state.reasoning) or None,
-                          "checkpoint_at": time.time()}
-            saved, saved_at = state.received, time.monotonic()
-            try:
-                await asyncio.to_thread(store.update_message, sid, reply_id, **fields)
-            except (StorageError, OSError):  # e.g. a full disk: keep streaming; the final save reports it
-                continue
-
-    async def _finish(
-        self, sid: str, reply: dict, info: ModelInfo, price: Price | None, encoding: str, input_estimate: int,
-        state: _ReplyState, checkpoints: asyncio.Future, stop_checkpoints: asyncio.Event,
-    ) -> dict:
-        store = self.services.store
-        # let a checkpoint already being written land first, so it cannot overwrite the final save
-        stop_checkpoints.set()
-        with contextlib.suppress(Exception):
-            await checkpoints
-        content = "".join(state.parts)
-        reasoning = "".join(state.reasoning)
-        tokens, estimate = estimate_reply_usage(content, reasoning, encoding, input_estimate)
-        usage, usage_source = state.usage, state.usage_source
-        if usage is None and (content or reasoning):
-            # cancelled or cut off before the provider reported usage: record our estimate, flagged as such
-            usage, usage_source = estimate, "estimated"
-        cost, cost_source = reply_cost_with_source(price, usage, state.provider_cost)
-        fields = {
-            "content": content,
-            "reasoning": reasoning or None,
-            "tool_calls": state.tool_calls or None,
-            "status": state.status,
-            "finish_reason": state.finish_reason if state.status == "complete" else state.status,
-            "error": state.error,
-            "usage": usage.as_dict() if usage else None,
-            "usage_source": usage_source if usage else None,
-            "usage_estimated": usage_source != "provider" if usage else False,  # the field older readers know
-            "cost": cost,
-            "cost_source": cost_source,
-            "ttft": (state.first_token - state.started) if state.first_token is not None else None,
-            "duration": time.monotonic() - state.started,
-            "tokens": tokens,
-        }
-        final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
-        if usage is not None:
-            await asyncio.to_thread(
-                store.record_reply_usage, sid, model=info.id, input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens, cost=cost,
-                estimated=usage_source != "provider", message_id=reply["id"],
-            )
-        return final

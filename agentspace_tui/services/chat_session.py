@@ -23,7 +23,9 @@ from .params import PARAM_HELP, ModelParams, ParamError, check_for_model, parse_
 
 NoticeKind = Literal["info", "warning", "error"]
 # what a slash command asks of the UI, beyond a notice
-UiRequest = Literal["help", "switch_model", "new_session", "retry", "regenerate", "params", "confirm_export"]
+UiRequest = Literal[
+    "help", "switch_model", "model_changed", "new_session", "retry", "regenerate", "params", "confirm_export"
+]
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class ChatSession:
                 params=self.params.as_dict(),
             ):
                 if isinstance(event, ReplyStarted):
-                    self.session, self.model = event.session, event.model
+                    self.session, self.model = event.session, event.model or self.model
                     if event.user_message and event.user_message.get("id") not in self.tree.by_id:
                         self._put(event.user_message)
                     self._put(event.reply)
@@ -348,7 +350,9 @@ class ChatSession:
         if name == "/help":
             return Outcome(ui="help")
         if name == "/model":
-            return Outcome(f"model: {self.set_model(arg).id}") if arg else Outcome(ui="switch_model")
+            if not arg:
+                return Outcome(ui="switch_model")
+            return Outcome(ui="model_changed", arg=self.set_model(arg).id)
         if name == "/new":
             return Outcome(ui="new_session")
         if name in ("/retry", "/regenerate"):

@@ -21,7 +21,8 @@ from ..config import keys as keystore
 from ..config import paths
 from ..config.settings import ConfigError, Settings, load_settings
 from ..context import ContextInspector, Inspection, message_tokens
-from ..pricing import Price, Usage, reply_cost_with_source, resolve_price
+from ..domain import PriceOverride
+from ..pricing import PRICE_SOURCES, Price, Usage, reply_cost_with_source, resolve_price
 from ..storage import Store
 from ..tokens import MESSAGE_OVERHEAD, encoding_for, is_exact
 
@@ -38,7 +39,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def is_stale_stream(message: dict, now: float | None = None) -> bool:
+def is_stale_stream(message: Mapping[str, Any], now: float | None = None) -> bool:
     """A reply still marked "streaming" whose writer is gone (dead pid on this host, or silent too long)."""
     if message.get("status") != "streaming":
         return False
@@ -59,9 +60,12 @@ def writer_dead(reply: Mapping[str, Any], now: float | None = None) -> bool:
     return (now or time.time()) - last > STALE_STREAM
 
 
-def estimate_reply_usage(content: str, reasoning: str, encoding: str, input_tokens: int) -> tuple[int, Usage]:
+def estimate_reply_usage(
+    content: str, reasoning: str, encoding: str, input_tokens: int
+) -> tuple[dict[str, int], Usage]:
     """A reply's usage counted locally, for when the provider reported none (cancelled, cut off, killed): it
-    still billed what it generated. Returns (the reply's own token count as stored with it, the usage)."""
+    still billed what it generated. Returns (the reply's own token counts as stored with it: encoding -> tokens,
+    the usage)."""
     counted: dict[str, Any] = {"content": content}
     output = max(0, message_tokens(counted, encoding) - MESSAGE_OVERHEAD)
     thought = max(0, message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD) if reasoning else 0
@@ -74,7 +78,7 @@ INTERRUPTED = "the app stopped while this reply was streaming; the partial reply
 class ReplyCloser:
     """The store's ``ReplyPolicy``: when a reply's writer is gone, and what an interrupted reply is worth.
 
-    A reply killed mid-stream was still billed for what it generated: like ``ChatService._finish`` does for a
+    A reply killed mid-stream was still billed for what it generated: like ``reply_saving.finish_reply`` does for a
     cancelled one, its usage is estimated locally (output counted from its text and reasoning, input from the
     estimate stored in the placeholder) and priced with the snapshot the placeholder stored, flagged estimated.
     """
@@ -84,7 +88,7 @@ class ReplyCloser:
 
     def writer_gone(self, reply: Mapping[str, Any]) -> bool:
         if reply.get("status") == "streaming":
-            return is_stale_stream(dict(reply))
+            return is_stale_stream(reply)
         return writer_dead(reply)
 
     def interrupted(self, reply: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,12 +122,13 @@ def _snapshot_price(snapshot: Any) -> Price | None:
     if not isinstance(snapshot, Mapping):
         return None
     try:
+        source = snapshot.get("source")
         return Price(
             float(snapshot["input_per_mtok"]),
             float(snapshot["output_per_mtok"]),
             snapshot.get("cache_read_per_mtok"),
             snapshot.get("cache_write_per_mtok"),
-            str(snapshot.get("source") or "catalog"),
+            source if source in PRICE_SOURCES else "catalog",
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -141,7 +146,7 @@ class ModelChoice:
     price: Price | None
     key_configured: bool
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "id": self.info.id,
             "provider": self.info.provider,
@@ -159,7 +164,7 @@ class Services:
         self.store = store
         self.catalog = catalog
         store.reply_policy = ReplyCloser(catalog)
-        self._overrides_cache: tuple[float, dict] | None = None
+        self._overrides_cache: tuple[float, dict[str, PriceOverride]] | None = None
         self.overrides_ttl = 2.0  # seconds; the TUI sets infinity and refreshes from workers
         self._key_cache: dict[str, keystore.ResolvedKey] = {}
         self._session_keys: dict[str, str] = {}  # pasted where no keyring can keep them; gone when we exit
@@ -211,7 +216,7 @@ class Services:
         except ModelError as exc:
             raise ConfigError(str(exc)) from None
 
-    def price_overrides(self) -> dict[str, dict]:
+    def price_overrides(self) -> dict[str, PriceOverride]:
         # re-read at most every 2 s: another terminal may have changed a price
         now = time.monotonic()
         if self._overrides_cache is None or now - self._overrides_cache[0] > self.overrides_ttl:
@@ -239,13 +244,13 @@ class Services:
         ]
 
     # -- sessions -------------------------------------------------------------------------------------
-    def session(self, session_id: str) -> dict:
+    def session(self, session_id: str) -> dict[str, Any]:
         found = self.store.get_session(session_id)
         if found is None:
             raise NotFoundError(f"no session {session_id!r}; see `agentspace-tui sessions list`")
         return found
 
-    def messages(self, session_id: str, *, live: bool = False) -> list[dict]:
+    def messages(self, session_id: str, *, live: bool = False) -> list[dict[str, Any]]:
         """A session's messages; replies left "streaming" by a killed process are marked interrupted and their
         estimated usage counted, once (see ``ReplyCloser``; only in memory when the store is read-only).
         ``live``: as stored, for the process that is streaming into the session."""
@@ -253,25 +258,27 @@ class Services:
             return self.store.get_messages(session_id)
         return self.store.settle_replies(session_id)
 
-    def latest_session(self) -> dict | None:
+    def latest_session(self) -> dict[str, Any] | None:
         return self.store.latest_session()
 
-    def session_model(self, session: dict | None) -> ModelInfo:
+    def session_model(self, session: Mapping[str, Any] | None) -> ModelInfo:
         return self.resolve_model((session or {}).get("model") or self.settings.default_model)
 
-    def session_system_prompt(self, session: dict | None) -> str:
+    def session_system_prompt(self, session: Mapping[str, Any] | None) -> str:
         prompt = (session or {}).get("system_prompt")
         return self.settings.system_prompt if prompt is None else prompt
 
     # -- context --------------------------------------------------------------------------------------
     def inspect(
         self,
-        session: dict | None,
-        history: list[dict],
+        session: Mapping[str, Any] | None,
+        history: list[dict[str, Any]],
         info: ModelInfo,
         draft: str = "",
         inspector: ContextInspector | None = None,
         system_prompt: str | None = None,
+        *,
+        max_output_tokens: int | None = None,
     ) -> Inspection:
         inspector = inspector or ContextInspector()
         return inspector.inspect(
@@ -284,6 +291,7 @@ class Services:
             attachments=(session or {}).get("attachments") or [],
             history=history,
             draft=draft,
+            max_output_tokens=max_output_tokens,
         )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..formatting import format_time, json_text, outcome_notice, reply_summary
 from ..text_safety import for_terminal
@@ -36,7 +38,7 @@ def close_fences(text: str) -> str:
     return text + ("" if text.endswith("\n") else "\n") + opening
 
 
-def to_markdown(session: dict, messages: list[dict]) -> str:
+def to_markdown(session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"# {session.get('title') or 'Untitled session'}", ""]
     lines.append(
         f"_Session {session['id']} · created {format_time(session.get('created_at'))} · "
@@ -65,5 +67,5 @@ def to_markdown(session: dict, messages: list[dict]) -> str:
     return for_terminal("\n".join(lines).rstrip() + "\n")
 
 
-def to_json(session: dict, messages: list[dict]) -> str:
+def to_json(session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> str:
     return json_text({"session": session, "messages": messages})

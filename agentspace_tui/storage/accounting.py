@@ -17,10 +17,11 @@ import contextlib
 import math
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from tinydb import TinyDB
 
+from ..domain import PriceOverride
 from . import usage as usage_math
 from .atomic import SCHEMA_VERSION
 from .charges import Charge, is_open
@@ -252,10 +253,11 @@ class AccountingMixin(StoreFiles):
                 self._table(self._pricing, "overrides").remove(doc_ids=ids)
         return bool(ids)
 
-    def price_overrides(self) -> dict[str, dict[str, Any]]:
+    def price_overrides(self) -> dict[str, PriceOverride]:
         with self._reading():
             rows = self._rows(self._pricing, "overrides").values()
-            return {str(r.get("model")): clone(r) for r in rows}
+            # rows as set_price_override wrote them (a damaged file's are salvaged whole records)
+            return {str(r.get("model")): cast(PriceOverride, clone(r)) for r in rows}
 
 
 def _keys_of(messages: dict[str, Any], ids: Iterable[Any]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Shapes of stored records and the plain dicts handed to callers."""
+"""Shapes of stored records and the plain dicts handed to callers (described by domain.MessageRecord and
+domain.SessionRecord; handed out as dict[str, Any] until every caller is typed against those)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from ..domain import Attachment, MessageRecord, Role, SessionRecord
+from ..domain import Attachment, Role
 from . import usage as usage_math
 
 ID_RE = re.compile(r"[0-9a-f]{4,64}")
@@ -73,7 +74,7 @@ def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: clone(record.get(k)) for k in keys}
 
 
-def public_session(record: Mapping[str, Any], attachments: list[Attachment] | None = None) -> SessionRecord:
+def public_session(record: Mapping[str, Any], attachments: list[Attachment] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {k: clone(v) for k, v in record.items() if k not in INTERNAL_FIELDS}
     summary = usage_math.summarize((record.get("usage") or {}).items())
     out["usage"] = summary["per_model"]
@@ -82,14 +83,14 @@ def public_session(record: Mapping[str, Any], attachments: list[Attachment] | No
     out["estimated"] = summary["total"]["estimated"]  # replies whose usage we counted ourselves
     out["attachments"] = clone(attachments if attachments is not None else record.get("attachments") or [])
     out.setdefault("messages", 0)
-    return cast(SessionRecord, out)  # the index record's fields, as described by SessionRecord
+    return out
 
 
 def next_doc_id(rows: Mapping[str, Any]) -> int:
     return max(map(int, rows), default=0) + 1
 
 
-def new_message(message: Mapping[str, Any], default_time: float | None = None) -> MessageRecord:
+def new_message(message: Mapping[str, Any], default_time: float | None = None) -> dict[str, Any]:
     """A message as stored: id, session_id, role, content, created_at first, then the caller's other fields."""
     if not isinstance(message, Mapping):
         raise TypeError("a message must be a dict")
@@ -106,4 +107,4 @@ def new_message(message: Mapping[str, Any], default_time: float | None = None) -
         "content": extra.pop("content", ""),
         "created_at": created,
     }
-    return cast(MessageRecord, {**msg, **extra})  # role checked above; the other fields are the caller's
+    return {**msg, **extra}

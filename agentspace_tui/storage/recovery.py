@@ -9,17 +9,37 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from tinydb import TinyDB
+from tinydb.table import Table
 
 from . import usage as usage_math
 from .atomic import SCHEMA_VERSION, Tables
 from .charges import charge_of
 from .records import ID_RE, index_record, session_meta
 
-if TYPE_CHECKING:
-    from .files import StoreFiles
 
-Hook = Callable[["StoreFiles", Path, Path, Tables], Tables]
+class DamagedFiles(Protocol):
+    """What the hooks use of the store whose file they repair (files.py ``StoreFiles``, which imports this
+    module: this side names only what it needs, so neither module imports the other's types)."""
+
+    data_dir: Path
+    rebuilding_index: bool  # recovering the index itself: session files must not look it up
+    _index: TinyDB
+
+    def relative(self, path: Path) -> str: ...
+    def warn(self, message: str) -> None: ...
+    def _find(self, session_id: str) -> tuple[int, dict[str, Any]] | str: ...
+    def _session_db(self, session_id: str) -> TinyDB: ...
+    def _session_meta(self, db: TinyDB) -> dict[str, Any] | None: ...
+    @staticmethod
+    def _rows(db: TinyDB, table: str) -> dict[str, dict[str, Any]]: ...
+    @staticmethod
+    def _table(db: TinyDB, name: str) -> Table: ...
+
+
+Hook = Callable[[DamagedFiles, Path, Path, Tables], Tables]
 
 
 def _meta(extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -30,11 +50,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _moved(store: StoreFiles, path: Path, aside: Path) -> str:
+def _moved(store: DamagedFiles, path: Path, aside: Path) -> str:
     return f"{store.relative(path)} was corrupt: moved aside to {store.relative(aside)}"
 
 
-def recover_session(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
+def recover_session(store: DamagedFiles, path: Path, aside: Path, found: Tables) -> Tables:
     messages = {k: v for k, v in found.get("messages", {}).items() if isinstance(v, dict)}
     session = found.get("meta", {}).get("1", {}).get("session")
     record = None if store.rebuilding_index else store._find(path.stem)
@@ -47,7 +67,7 @@ def recover_session(store: StoreFiles, path: Path, aside: Path, found: Tables) -
     return {"meta": _meta({"session": session} if isinstance(session, dict) else None), "messages": messages}
 
 
-def recover_index(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
+def recover_index(store: DamagedFiles, path: Path, aside: Path, found: Tables) -> Tables:
     """Rebuild the sessions table from the session files (the truth for messages), helped by salvage."""
     salvaged = {r.get("id"): r for r in found.get("sessions", {}).values() if isinstance(r, dict)}
     records = []
@@ -67,7 +87,7 @@ def recover_index(store: StoreFiles, path: Path, aside: Path, found: Tables) -> 
     return {"meta": _meta(), "sessions": {str(i): r for i, r in enumerate(records, 1)}}
 
 
-def _record_from_file(store: StoreFiles, session_id: str, old: dict[str, Any] | None) -> dict[str, Any]:
+def _record_from_file(store: DamagedFiles, session_id: str, old: dict[str, Any] | None) -> dict[str, Any]:
     db = store._session_db(session_id)
     rows = store._rows(db, "messages")
     session = dict(store._session_meta(db) or old or {})
@@ -82,7 +102,7 @@ def _record_from_file(store: StoreFiles, session_id: str, old: dict[str, Any] | 
     return index_record(session, messages=len(rows), updated_at=max(numbers, default=0.0))
 
 
-def recover_ledger(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
+def recover_ledger(store: DamagedFiles, path: Path, aside: Path, found: Tables) -> Tables:
     """Rebuild the ledger from the session files (every counted reply stores its usage, cost, model, time),
     merged with what salvage recovered of the damaged file.
 
@@ -112,7 +132,7 @@ def recover_ledger(store: StoreFiles, path: Path, aside: Path, found: Tables) ->
     return {"meta": _meta({"pending": pending} if isinstance(pending, dict) else None), "ledger": rows}
 
 
-def _ledger_from_sessions(store: StoreFiles) -> dict[tuple[str, str], dict[str, Any]]:
+def _ledger_from_sessions(store: DamagedFiles) -> dict[tuple[str, str], dict[str, Any]]:
     """(day, model) -> usage bucket of every counted reply in the session files."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     folder = store.data_dir / "sessions"
@@ -137,13 +157,13 @@ def _larger(old: Any, new: Any) -> Any:
     return new
 
 
-def recover_pricing(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
+def recover_pricing(store: DamagedFiles, path: Path, aside: Path, found: Tables) -> Tables:
     rows = found.get("overrides", {})
     store.warn(f"{_moved(store, path, aside)}, recovered {_plural(len(rows), 'price override')}")
     return {"meta": _meta(), "overrides": rows}
 
 
-def recover_preferences(store: StoreFiles, path: Path, aside: Path, found: Tables) -> Tables:
+def recover_preferences(store: DamagedFiles, path: Path, aside: Path, found: Tables) -> Tables:
     rows = {k: v for k, v in found.get("prefs", {}).items() if isinstance(v, dict)}
     store.warn(f"{_moved(store, path, aside)}; preferences {'recovered' if rows else 'reset'}")
     return {"meta": _meta(), "prefs": rows}

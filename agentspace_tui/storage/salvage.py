@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 _DECODER = json.JSONDecoder()
 # A JSON string key followed by ":" and "{": a table ("messages": {) or a record ("17": {).
 _KEY_THEN_OBJECT = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*\{')
 
 
-def salvage(text: str, tables: Iterable[str]) -> dict[str, dict[str, dict]]:
+def salvage(text: str, tables: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
     """Return ``{table: {doc_id: doc}}`` with every record that still decodes whole.
 
     TinyDB writes ``{"table": {"1": {...}, "2": {...}}, ...}``. We walk that shape with a regex and decode
@@ -20,7 +21,7 @@ def salvage(text: str, tables: Iterable[str]) -> dict[str, dict[str, dict]]:
     middle does not lose the records after it. The first copy of a doc id wins.
     """
     known = set(tables)
-    found: dict[str, dict[str, dict]] = {}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
     current: str | None = None
     pos = 0
     while match := _KEY_THEN_OBJECT.search(text, pos):

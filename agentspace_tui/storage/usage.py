@@ -26,7 +26,7 @@ def empty() -> dict[str, Any]:
 
 def add_request(
     bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cost: float | None, estimated: bool = False
-) -> dict:
+) -> dict[str, Any]:
     """A new bucket: ``bucket`` plus one request with these token counts and cost (None = unknown price)."""
     out = merge(empty(), bucket or {})
     out["requests"] += 1

@@ -12,8 +12,12 @@ import os
 import threading
 from collections import OrderedDict
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ..catalog.litellm_map import litellm_package_dir
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # Rough per-message framing overhead of chat formats (role markers, separators).
 MESSAGE_OVERHEAD = 4
@@ -46,7 +50,7 @@ def is_exact(provider: str, model_name: str) -> bool:
 
 
 @lru_cache(maxsize=4)
-def _encoding(name: str):
+def _encoding(name: str) -> tiktoken.Encoding:
     _ensure_cache_dir()
     import tiktoken
 

@@ -38,7 +38,7 @@ class _HangupTolerant:
 
 
 def run_app(model: str | None = None, session: str | None = None, cont: bool = False) -> int:
-    from ..config.settings import ConfigError, load_settings
+    from ..services.api import ConfigError, load_settings
 
     try:
         load_settings()  # a broken config.toml is reported here, in one line, not inside the full screen

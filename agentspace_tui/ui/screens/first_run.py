@@ -20,9 +20,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from ...catalog.providers import ProviderStatus
-from ...config import keys as keystore
 from ...formatting import one_line
+from ...services.api import ProviderStatus, keystore
 from ...services.core import Services
 from ...text_safety import for_terminal
 

@@ -20,9 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...catalog.models import ID_RULE, ModelError, check_model_id
-from ...catalog.providers import BUILTIN_PROVIDERS
 from ...formatting import format_cost, format_tokens, one_line
+from ...services.api import BUILTIN_PROVIDERS, ID_RULE, ModelError, check_model_id
 from ...services.core import ModelChoice
 
 CURRENT_MARK = "●"

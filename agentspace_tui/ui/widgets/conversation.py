@@ -1,82 +1,46 @@
-"""The conversation pane: user turns, streaming replies, notices and error blocks.
+"""The conversation pane: user turns, streaming replies, notices and error blocks, and moving between them.
 
-Finished messages are single ``Static`` widgets holding a Rich ``Markdown`` (rendered once per width, cheap to
-keep). A streaming reply freezes settled Markdown into such segments and re-renders only a short live tail,
-on a timer, so cost per frame stays flat however long the reply or however fast the chunks arrive.
-Model text is untrusted: it is never parsed as Rich markup, and every piece of it (content, reasoning, errors,
-model ids, tool calls, notices) is shown through ``text_safety.for_terminal``, so no byte of it reaches the
-terminal as a control sequence. The Markdown body is made safe in ``MarkdownView``, a segment at a time.
+Messages are ``MessageBlock`` widgets (``UserBlock``, ``ReplyBlock``: see message_block.py and reply_block.py);
+a focused one offers the keys that act on it. In the view, Up/Down (k/j) move the focus from message to message
+(notices are skipped), Home/End go to the first and last, and Esc or i asks the app to go back to the prompt
+(``LeaveRequested``). Model text is untrusted: it is never parsed as Rich markup, and every piece of it goes
+through ``text_safety.for_terminal`` before it is shown.
 """
 
 from __future__ import annotations
 
-import re
-import time
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.timer import Timer
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from ...formatting import one_line, reply_summary
 from ...text_safety import for_terminal
-from ..markdown_split import MarkdownSplitter
-from .markdown_view import MarkdownView
-from .thinking import ThinkingBlock
+from .message_block import (  # noqa: F401 - re-exported: the app and tests import them from here
+    MessageBlock,
+    UserBlock,
+    code_blocks,
+    fenced_code,
+    user_text,
+)
+from .onboarding import OnboardingPanel
+from .reply_block import (  # noqa: F401 - re-exported
+    FAST_STREAM,
+    RENDER_BUDGET,
+    RENDER_INTERVAL,
+    ReplyBlock,
+    outcome,
+    tool_calls_text,
+)
 
-RENDER_INTERVAL = 0.1  # live tail refresh while streaming; stretched when a frame costs more (see _render_tail)
-RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering the live tail
-FAST_STREAM = 100  # chunks per frame from which frames are spaced out (RENDER_INTERVAL * 2): a reply that
-# fast cannot be read as it arrives, and every frame costs the loop time it needs to take the chunks in
 PAGE = 10  # messages mounted per "load earlier" step
 FIRST_PAGE_CHARS = 3000  # opening a session mounts the newest messages up to about this much text (min 2)
 
-STATUS_TEXT = {
-    "interrupted": ("⚠ interrupted", "warning"),
-    "cancelled": ("■ cancelled", "warning"),
-    "error": ("✗ error", "error"),
-}
-# how a complete reply ended, when that is not a plain stop: header label and CSS class (see app.tcss)
-OUTCOME_TEXT = {
-    "length": ("⚠ truncated: max output tokens reached", "-length"),
-    "refusal": ("⊘ refused", "-refusal"),
-    "content_filter": ("⊘ stopped by the provider's content filter", "-content-filter"),
-    "tool_calls": ("⚙ tool call requested", "-tool-calls"),
-}
-STATUS_CLASSES = ("complete", "interrupted", "cancelled", "error")
-TOOL_ARGUMENTS_SHOWN = 400  # characters of a tool call's arguments shown before "…"
-
-
-def code_blocks(text: str) -> list[str]:
-    return [m.group(2) for m in re.finditer(r"^(```|~~~)[^\n]*\n(.*?)^\1\s*$", text, re.S | re.M)]
-
-
-# The live tail shows code without syntax highlighting: highlighting re-lexes the block on every frame
-# (~1.7 ms a line here, 4x the cost of the plain block); a segment is highlighted once, when it settles.
-FENCE_INFO_RE = re.compile(r"^( {0,3}(?:`{3,}|~{3,}))[^`\n]+$", re.M)
-USER_PREVIEW_LINES = 40  # a long user message (a pasted log) shows its head; all of it was sent
-
-
-def user_text(content: str) -> Text:
-    content = for_terminal(content)
-    lines = content.split("\n", USER_PREVIEW_LINES)
-    if len(lines) <= USER_PREVIEW_LINES:
-        return Text(content)
-    rest = lines.pop()
-    text = Text("\n".join(lines))
-    more = rest.count("\n") + 1
-    text.append(f"\n… {more:,} more lines ({len(content.encode()):,} bytes in all were sent)", style="dim italic")
-    return text
-
-
-class UserBlock(Static):
-    """A user turn: shown verbatim (no markup, no Markdown)."""
-
-    def __init__(self, message: dict) -> None:
-        super().__init__(user_text(message.get("content", "")), classes="user-message")
-        self.message = message
-        self.border_title = "You"
+Alternatives = Mapping[str, tuple[int, int]]
 
 
 class NoticeBlock(Static):
@@ -86,254 +50,63 @@ class NoticeBlock(Static):
         super().__init__(Text(for_terminal(text)), classes=f"notice notice-{kind}")
 
 
-def outcome(message: dict) -> str | None:
-    """The finish reason of a complete reply worth a mark ("length", "refusal", ...), else None."""
-    if message.get("status") != "complete":
-        return None
-    reason = message.get("finish_reason")
-    if reason in OUTCOME_TEXT:
-        return reason
-    return "tool_calls" if message.get("tool_calls") else None
-
-
-def tool_calls_text(calls: list[dict]) -> Text:
-    """Each requested call as ``name(arguments)``: shown, never run (the app has no tools yet)."""
-    n = len(calls)
-    text = Text(f"⚙ the model asked to call {n} tool{'s' if n != 1 else ''}; tools are not enabled in this app, "
-                "so nothing was run:")
-    for call in calls:
-        args = str(call.get("arguments") or "")
-        if len(args) > TOOL_ARGUMENTS_SHOWN:
-            args = args[:TOOL_ARGUMENTS_SHOWN] + f"… ({len(args):,} chars)"
-        text.append("\n  • ")
-        text.append(one_line(call.get("name") or "?"), style="bold")
-        text.append(f"({for_terminal(args)})")
-    return text
-
-
-class ReplyBlock(Vertical):
-    """An assistant reply: header (model, status), thinking (the model's reasoning, collapsed), body (Markdown
-    segments + live tail), tool calls requested, summary line."""
-
-    def __init__(self, message: dict | None = None, *, model: str = "", streaming: bool = False) -> None:
-        super().__init__(classes="reply")
-        self.message = dict(message or {"role": "assistant", "content": "", "model": model})
-        self.streaming = streaming
-        self._splitter = MarkdownSplitter() if streaming else None
-        self._dirty = False
-        self._timer: Timer | None = None
-        self.chunks = 0
-        self._chunks_at_frame = 0
-        self._pending: list[str] = []  # settled segments not yet rendered (see _drain)
-        self._pending_tail = ""
-        self._interval = RENDER_INTERVAL
-        self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
-        self.last_chunk_at: float | None = None
-        self.thinking: ThinkingBlock | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(self._header_text(), classes="reply-header")
-        reasoning = self.message.get("reasoning") or ""
-        if self.streaming or reasoning:
-            # a streaming reply keeps a hidden block ready: it shows with the first reasoning chunk
-            self.thinking = ThinkingBlock(reasoning, streaming=self.streaming)
-            self.thinking.display = bool(reasoning)
-            yield self.thinking
-        body = Vertical(classes="reply-body")
-        with body:
-            content = self.message.get("content") or self.message.get("refusal") or ""
-            if not self.streaming and content:
-                yield MarkdownView(content, classes="settled")
-            if self.streaming:
-                yield MarkdownView(classes="settled")
-                yield MarkdownView("…", classes="tail")
-        if not self.streaming and self.message.get("tool_calls"):
-            yield self._tool_calls_view(self.message["tool_calls"], bool(content))
-        yield Static(self._summary_text(), classes="reply-summary")
-
-    def on_mount(self) -> None:
-        if self.streaming:
-            self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
-        self._apply_status_class()
-
-    # -- text -----------------------------------------------------------------------------------------
-    def _header_text(self) -> Text:
-        model = one_line(self.message.get("model") or "assistant")
-        text = Text.assemble(("● ", "bold"), (model, "bold"))
-        status = self.message.get("status")
-        if self.streaming:
-            text.append("  streaming…", style="italic dim")
-        elif status in STATUS_TEXT:
-            label, _ = STATUS_TEXT[status]
-            text.append(f"  {label}", style="bold")
-        elif (reason := outcome(self.message)) is not None:
-            label, _ = OUTCOME_TEXT[reason]
-            text.append(f"  {label}", style="bold")
-        return text
-
-    def _summary_text(self) -> Text:
-        if self.streaming or not self.message.get("status"):
-            return Text("")
-        text = Text(reply_summary(self.message), style="dim")
-        error = self.message.get("error")
-        if error:
-            text.append("\n")
-            text.append(for_terminal(str(error)), style="bold")
-        return text
-
-    def _apply_status_class(self) -> None:
-        for status in STATUS_CLASSES:
-            self.set_class(self.message.get("status") == status and not self.streaming, f"-{status}")
-        reason = None if self.streaming else outcome(self.message)
-        for name, (_, cls) in OUTCOME_TEXT.items():
-            self.set_class(reason == name, cls)
-        self.set_class(self.streaming, "-streaming")
-
-    # -- streaming ------------------------------------------------------------------------------------
-    def append(self, text: str) -> None:
-        """Called per chunk: O(1); rendering happens on the timer."""
-        if self._splitter is not None:
-            self._splitter.feed(text)
-            self.chunks += 1
-            self._dirty = True
-            self.last_chunk_at = time.perf_counter()
-            if self.first_chunk_at is None:
-                self.first_chunk_at = self.last_chunk_at
-
-    def append_reasoning(self, text: str) -> None:
-        """Called per reasoning chunk: O(1); the Thinking block repaints on the timer."""
-        thinking = self.thinking
-        if thinking is None or not text:
-            return
-        thinking.append(text)
-        if not thinking.display:  # the first chunk: show the block (and the app's toggle key)
-            thinking.display = True
-            thinking.flush()
-            self.app.refresh_bindings()
-
-    @property
-    def reasoning(self) -> str:
-        return self.thinking.text if self.thinking is not None else (self.message.get("reasoning") or "")
-
-    def note(self, text: str) -> None:
-        self.query_one(".reply-summary", Static).update(Text(for_terminal(text), style="italic"))
-
-    def _render_tail(self) -> None:
-        if self._splitter is None or not self.is_mounted:
-            return
-        if self.thinking is not None:
-            self.thinking.flush()
-        if not self._dirty:
-            self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
-            return
-        self._dirty = False
-        self._interval = RENDER_INTERVAL * (2 if self.chunks - self._chunks_at_frame >= FAST_STREAM else 1)
-        self._chunks_at_frame = self.chunks
-        self._timer = None
-        self._pending.extend(self._splitter.settle())
-        self._pending_tail = FENCE_INFO_RE.sub(r"\1", self._splitter.tail())
-        self._drain()
-
-    def _drain(self) -> None:
-        """One settled segment per step, then the tail: each step is its own turn of the event loop, so a frame
-        that settles several segments never holds the loop for the sum of them."""
-        if self._splitter is None or not self.is_mounted:
-            return
-        body = self.query_one(".reply-body", Vertical)
-        if self._pending:
-            body.query_one(".settled", MarkdownView).append(self._pending.pop(0))  # rendered once, ~16 lines
-            # a timer, not call_later: a message pump runs all its queued messages in one turn of the loop
-            self._timer = self.set_timer(0.001, self._drain)
-            return
-        started = time.perf_counter()
-        body.query_one(".tail", MarkdownView).update(self._pending_tail)
-        # adaptive frame rate: a costly tail (a big table) spaces the next frame out, so chunks keep flowing
-        cost = time.perf_counter() - started
-        self._timer = self.set_timer(max(self._interval, cost / RENDER_BUDGET), self._render_tail)
-
-    @property
-    def text(self) -> str:
-        if self._splitter is not None:
-            return self._splitter.full_text
-        return self.message.get("content", "")
-
-    def finish(self, message: dict) -> None:
-        """The reply ended (complete, interrupted, cancelled or error): render the rest, show the summary."""
-        self.message = dict(message)
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        body = self.query_one(".reply-body", Vertical)
-        if self._splitter is not None:
-            # the stored content is the truth (it includes every chunk, even ones not rendered yet)
-            rendered = self._splitter.full_text
-            stored = message.get("content", "")
-            if stored.startswith(rendered) and len(stored) > len(rendered):
-                self._splitter.feed(stored[len(rendered):])
-            rest = self._pending + self._splitter.settle(final=True)
-            self._pending = []
-            tail = body.query_one(".tail", MarkdownView)
-            settled = body.query_one(".settled", MarkdownView)
-            for segment in rest:
-                settled.append(segment)
-            tail.remove()
-            self._splitter = None
-        self._finish_thinking(message.get("reasoning"))
-        if message.get("tool_calls") and not self.query(".reply-tool-calls"):
-            self.mount(self._tool_calls_view(message["tool_calls"], bool(self.text)), after=body)
-        self.streaming = False
-        self.query_one(".reply-header", Static).update(self._header_text())
-        self.query_one(".reply-summary", Static).update(self._summary_text())
-        self._apply_status_class()
-
-    @staticmethod
-    def _tool_calls_view(calls: list[dict], after_text: bool) -> Static:
-        return Static(tool_calls_text(calls), classes="reply-tool-calls" + (" -after-text" if after_text else ""))
-
-    def _finish_thinking(self, stored: str | None) -> None:
-        """The stored reasoning is the truth; without any, what streamed in stays (a cancelled reply)."""
-        thinking = self.thinking
-        if thinking is None:
-            if stored:
-                self.thinking = ThinkingBlock(stored)
-                self.mount(self.thinking, after=self.query_one(".reply-header", Static))
-            return
-        text = stored or thinking.text
-        if not text:
-            self.thinking = None
-            thinking.remove()
-            return
-        thinking.finish(text)
-        if not thinking.display:
-            thinking.display = True
-            self.app.refresh_bindings()
-
-
 class ConversationView(VerticalScroll):
     """Scrolls with the newest message at the bottom, following it unless the user scrolled up.
 
     The "load earlier" button is one widget for the life of the view: it stays first, hidden while there is
     nothing earlier to load. Replacing the content never removes and re-mounts it, so a new session's page can
     be mounted at once while the old one's widgets are still being removed (no duplicate ids, nothing to await).
+    The onboarding panel is kept the same way, shown while there is no message.
     """
+
+    BINDINGS = [
+        Binding("up,k", "focus_message(-1)", "Previous message", show=False),
+        Binding("down,j", "focus_message(1)", "Next message", show=False),
+        Binding("home", "focus_end(0)", "First message", show=False),
+        Binding("end", "focus_end(1)", "Last message", show=False),
+        Binding("escape", "leave('escape')", "Prompt"),
+        Binding("i", "leave('i')", "Prompt", show=False),  # also on the view itself (a bound key is not typed)
+    ]
+
+    class LeaveRequested(Message):
+        """Esc or i on a focused message: the user wants the prompt back (the app moves the focus)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._earlier: list[dict] = []
+        self._alternatives: dict[str, tuple[int, int]] = {}
         self._earlier_button = Button("", id="load-earlier", classes="load-earlier")
         self._earlier_button.display = False
+        self._onboarding = OnboardingPanel()
 
     def compose(self) -> ComposeResult:
+        yield self._onboarding
         yield self._earlier_button
 
+    @property
+    def onboarding(self) -> OnboardingPanel:
+        return self._onboarding
+
+    def set_onboarding(self, model_id: str, price_text: str, window_text: str, keys: list[tuple[str, str]]) -> None:
+        """What the empty chat's panel shows (kept, and shown whenever the view has no message)."""
+        self._onboarding.show(model_id, price_text, window_text, keys)
+
+    # -- content ------------------------------------------------------------------------------------------
     def clear(self) -> None:
         self._earlier = []
+        self._alternatives = {}
         self._show_earlier_button()
-        self.remove_children([child for child in self.children if child is not self._earlier_button])
+        kept = (self._earlier_button, self._onboarding)
+        leaving = [child for child in self.children if child not in kept]
+        for child in leaving:  # removal completes later: keys must not move the focus onto them meanwhile
+            child.add_class("-leaving")
+        self.remove_children(leaving)
+        self._onboarding.display = True
 
-    def show_messages(self, messages: list[dict]) -> None:
+    def show_messages(self, messages: list[dict], alternatives: Alternatives | None = None) -> None:
         """Mount the newest page of a session; older pages mount on demand (long sessions open fast).
 
+        ``alternatives``: message id -> (position from 1, count) for the messages that have siblings.
         The new page's widgets are built before anything is removed: if building fails, the view is unchanged.
         """
         take, chars = 0, 0
@@ -341,14 +114,17 @@ class ConversationView(VerticalScroll):
             if take >= 2 and (chars >= FIRST_PAGE_CHARS or take >= PAGE):
                 break
             take += 1
-            chars += len(msg.get("content", ""))
+            chars += len(msg.get("content") or "")
         page = messages[len(messages) - take :]
-        widgets = [block_for(m) for m in page]
+        alternatives = dict(alternatives or {})
+        widgets = [block_for(m, alternatives.get(str(m.get("id")))) for m in page]
         self.clear()
+        self._alternatives = alternatives
         self._earlier = list(messages[: len(messages) - take])
         self._show_earlier_button()
         if widgets:
             self._mount_after_button(widgets)
+        self._onboarding.display = not widgets
         self.anchor()
 
     def _show_earlier_button(self) -> None:
@@ -369,7 +145,7 @@ class ConversationView(VerticalScroll):
         if not self._earlier:
             return
         page, self._earlier = self._earlier[-PAGE:], self._earlier[:-PAGE]
-        self._mount_after_button([block_for(m) for m in page])
+        self._mount_after_button([block_for(m, self._alternatives.get(str(m.get("id")))) for m in page])
         self._show_earlier_button()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -384,10 +160,92 @@ class ConversationView(VerticalScroll):
 
     def add(self, *widgets) -> None:
         self.mount_all(widgets)
+        if any(isinstance(w, MessageBlock) for w in widgets):
+            self._onboarding.display = False
         self.anchor()
 
+    # -- focus ----------------------------------------------------------------------------------------------
+    def message_blocks(self) -> list[MessageBlock]:
+        """The messages shown, oldest first (not the ones being removed)."""
+        return [w for w in self.children if isinstance(w, MessageBlock) and not w.has_class("-leaving")]
 
-def block_for(message: dict):
+    def focused_message(self) -> MessageBlock | None:
+        """The focused message, or the one holding the focus (its Thinking block)."""
+        node: Widget | None = self.screen.focused if self.is_attached else None
+        while node is not None and node is not self:
+            if isinstance(node, MessageBlock):
+                return node
+            node = node.parent if isinstance(node.parent, Widget) else None
+        return None
+
+    def focus_message(self, block: MessageBlock, *, top: bool = False) -> None:
+        """Focus ``block`` and scroll it into view (its first line, with ``top``, when it is taller than the view)."""
+        block.focus(scroll_visible=False)
+
+        def reveal() -> None:
+            tall = block.outer_size.height > self.scrollable_content_region.height
+            self.scroll_to_widget(block, animate=False, top=top and tall)
+
+        self.call_after_refresh(reveal)
+
+    def focus_last_message(self) -> bool:
+        """Focus the newest message (the app's "enter the conversation" key). False when there is none."""
+        blocks = self.message_blocks()
+        if not blocks:
+            return False
+        self.focus_message(blocks[-1])
+        return True
+
+    def _in_view(self, blocks: list[MessageBlock]) -> list[MessageBlock]:
+        top, bottom = self.scroll_y, self.scroll_y + self.scrollable_content_region.height
+        return [b for b in blocks if b.virtual_region.y < bottom and b.virtual_region.bottom > top]
+
+    def action_focus_message(self, step: int) -> None:
+        blocks = self.message_blocks()
+        if not blocks:
+            self.scroll_up() if step < 0 else self.scroll_down()
+            return
+        current = self.focused_message()
+        if current is None or current not in blocks:  # from the view itself: start from what is on screen
+            shown = self._in_view(blocks) or blocks
+            self.focus_message(shown[-1] if step < 0 else shown[0])
+            return
+        index = blocks.index(current) + step
+        if index < 0:
+            if self._earlier:  # the top of what is mounted: bring the previous page in, then go on
+                self.load_earlier()
+                self.call_after_refresh(self.action_focus_message, step)
+            else:
+                self.scroll_home(animate=False)
+            return
+        if index >= len(blocks):
+            self.scroll_end(animate=False)
+            return
+        self.focus_message(blocks[index], top=step < 0)
+
+    def action_focus_end(self, last: int) -> None:
+        blocks = self.message_blocks()
+        if not blocks:
+            self.scroll_end(animate=False) if last else self.scroll_home(animate=False)
+        elif last:
+            self.focus_message(blocks[-1])
+        else:
+            self.focus_message(blocks[0], top=True)
+
+    def action_leave(self, key: str) -> None:
+        self.post_message(self.LeaveRequested())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave" and parameters and parameters[0] == "escape":
+            # on the view itself Esc is the app's; while a reply streams, Esc is the app's "cancel" anywhere
+            return self.focused_message() is not None and not self._streaming()
+        return super().check_action(action, parameters)
+
+    def _streaming(self) -> bool:
+        return any(isinstance(b, ReplyBlock) and b.streaming for b in self.message_blocks()[-2:])
+
+
+def block_for(message: dict, alternative: tuple[int, int] | None = None) -> MessageBlock:
     if message.get("role") == "user":
-        return UserBlock(message)
-    return ReplyBlock(message)
+        return UserBlock(message, alternative)
+    return ReplyBlock(message, alternative=alternative)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...context import Inspection
 from ...formatting import format_bytes, format_cost, format_tokens, format_window, one_line
 from ...text_safety import for_terminal
+
+if TYPE_CHECKING:
+    from ...services.api import Inspection
 
 LABELS = {
     "system_prompt": "System prompt",
@@ -32,7 +36,25 @@ def window_bar(fraction: float | None, width: int = 30) -> Text:
     return bar
 
 
-def render_inspection(insp: Inspection, attachments: list[dict] | None = None) -> Group:
+def parameters_text(insp: Inspection, params_text: str | None) -> Text:
+    """The session's model parameters, and what a reply of the max output tokens would cost: an upper bound
+    of the reply's cost, not a forecast of what it will use."""
+    out = Text()
+    if params_text is not None:
+        out.append("Parameters ", style="bold")
+        out.append(one_line(params_text))
+    if insp.max_output_tokens:
+        if out:
+            out.append("\n")
+        bound = format_cost(insp.output_cost_max, unknown="price unknown")
+        out.append(f"reply ≤ {bound} (max {format_tokens(insp.max_output_tokens)} tokens)")
+        out.append(" · forecast bound", style="dim")
+    return out
+
+
+def render_inspection(
+    insp: Inspection, attachments: list[dict] | None = None, params_text: str | None = None
+) -> Group:
     head = Text(one_line(insp.model), style="bold")  # ids and file names shown made safe, never as markup
     head.append(f"\nwindow {format_window(insp.context_window)}", style="dim")
     grid = Table.grid(padding=(0, 1), expand=True)
@@ -57,7 +79,9 @@ def render_inspection(insp: Inspection, attachments: list[dict] | None = None) -
         notes.append("price unknown: set one with `agentspace-tui pricing set`\n", style="yellow")
     if not insp.exact:
         notes.append(f"tokens are local estimates ({insp.encoding})", style="dim italic")
-    return Group(head, window_bar(insp.used_fraction), Text(""), grid, Text(""), notes)
+    params = parameters_text(insp, params_text)
+    middle = (params, Text("")) if params else ()
+    return Group(head, window_bar(insp.used_fraction), Text(""), grid, Text(""), *middle, notes)
 
 
 class InspectorSidebar(VerticalScroll):
@@ -65,8 +89,11 @@ class InspectorSidebar(VerticalScroll):
         yield Static(Text("Context inspector", style="bold"), classes="inspector-title")
         yield Static(Text("measuring…", style="dim"), id="inspector-body")
 
-    def show(self, inspection: Inspection, attachments: list[dict] | None = None) -> None:
-        self.query_one("#inspector-body", Static).update(render_inspection(inspection, attachments))
+    def show(
+        self, inspection: Inspection, attachments: list[dict] | None = None, params_text: str | None = None
+    ) -> None:
+        """``params_text``: the session's ``ModelParams.describe()``; None leaves the parameters line out."""
+        self.query_one("#inspector-body", Static).update(render_inspection(inspection, attachments, params_text))
 
     def show_message(self, text: str) -> None:
         self.query_one("#inspector-body", Static).update(Text(for_terminal(text), style="dim"))

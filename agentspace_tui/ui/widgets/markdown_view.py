@@ -11,7 +11,9 @@ arrives (a segment is rendered once; the live tail is short), so no control sequ
 
 from __future__ import annotations
 
+from rich.color import Color, ColorParseError
 from rich.segment import Segment
+from rich.theme import Theme
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -19,6 +21,51 @@ from textual.widget import Widget
 from ...text_safety import for_terminal
 
 CODE_THEME = "monokai"
+
+# Rich's own Markdown colours (magenta headings and quotes, blue links) read as errors and links in Textual's
+# themes: headings here are bold in the theme's primary text colour, never underlined (links are); quotes are
+# dim italic, never red (red is kept for errors); inline code is the accent text colour on the surface.
+# "{name}" is a Textual CSS variable of the current theme, so every theme gets readable colours.
+MARKDOWN_STYLES = {
+    "markdown.h1": "bold {text-primary}",
+    "markdown.h1.border": "dim",
+    "markdown.h2": "bold {text-primary}",
+    "markdown.h3": "bold",
+    "markdown.h4": "bold italic",
+    "markdown.h5": "italic",
+    "markdown.h6": "dim italic",
+    "markdown.block_quote": "dim italic",
+    "markdown.link": "underline {text-secondary}",
+    "markdown.link_url": "dim underline",
+    "markdown.code": "bold {text-accent} on {surface}",
+    "markdown.list": "{text-primary}",
+    "markdown.item.number": "{text-primary}",
+    "markdown.hr": "dim",
+    "markdown.table.border": "dim",
+    "markdown.table.header": "bold",
+    "markdown.kbd": "bold",
+}
+_themes: dict[str, Theme] = {}  # per Textual theme name
+
+
+def markdown_theme(variables: dict[str, str]) -> Theme:
+    """``MARKDOWN_STYLES`` with the theme's colours; a variable that is not a plain colour is left out."""
+
+    def colour(name: str) -> str:
+        value = variables.get(name, "")
+        try:
+            Color.parse(value)
+        except ColorParseError:
+            return ""
+        return value
+
+    styles = {}
+    for key, spec in MARKDOWN_STYLES.items():
+        words = [colour(w[1:-1]) if w.startswith("{") else w for w in spec.split()]
+        if words and words[-1] == "on":  # no background colour known
+            words.pop()
+        styles[key] = " ".join(w for w in words if w) or "none"
+    return Theme(styles, inherit=True)
 
 
 def _safe(text: str) -> str:
@@ -45,6 +92,7 @@ class MarkdownView(Widget):
         self._lines: list[Strip] = []
         self._styled: list[Strip] = []  # _lines padded to the width with the widget's style
         self._style_key: tuple | None = None
+        self._theme_name = ""  # the Textual theme the lines were rendered in
 
     @property
     def text(self) -> str:
@@ -78,13 +126,22 @@ class MarkdownView(Widget):
     def _render_segment(self, text: str, width: int) -> list[Strip]:
         console = self.app.console
         options = console.options.update(width=width, height=None, highlight=False, markup=False)
-        rendered = console.render_lines(markdown(text), options, pad=False, new_lines=False)
+        with console.use_theme(self._markdown_theme()):
+            rendered = console.render_lines(markdown(text), options, pad=False, new_lines=False)
         lines = [Strip(Segment.simplify(line)) for line in rendered]
         while lines and not lines[-1].text.strip():  # Rich ends every block with a blank line
             lines.pop()
         if self._rendered and lines:
             lines.insert(0, Strip.blank(0))  # the blank line between two segments
         return lines
+
+    def _markdown_theme(self) -> Theme:
+        name = self.app.theme
+        theme = _themes.get(name)
+        if theme is None:
+            theme = _themes[name] = markdown_theme(self.app.get_css_variables())
+        self._theme_name = name
+        return theme
 
     def _rerender(self, width: int) -> None:
         self._width = width
@@ -113,6 +170,9 @@ class MarkdownView(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._style_key = None
+        if self._width > 0 and self._rendered and self._theme_name != self.app.theme:  # another theme's colours
+            self._rerender(self._width)
+            self.refresh()
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return container.width

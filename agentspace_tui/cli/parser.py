@@ -1,31 +1,14 @@
-"""Command line: the TUI (no subcommand) and scriptable subcommands on the same services.
-
-Exit codes: 0 success, 2 bad arguments, 3 configuration (missing key, unknown model or session),
-4 provider or network failure (including an interrupted stream), 130 interrupted by Ctrl-C, 128+N stopped by
-signal N (143 SIGTERM, 129 SIGHUP; the partial reply is saved either way), 141 the reader of stdout went away
-(the whole reply is still saved).
-"""
+"""The command line's arguments: global options (open the TUI on a model or session) and the subcommands."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import sys
 
-from . import __version__
-from .text_safety import for_terminal
-
-EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_PROVIDER, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 3, 4, 130, 141
+from .. import __version__
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_CONFIG):
-        super().__init__(message)
-        self.code = code
-
-
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """Every option and subcommand; dispatching is main.py's."""
     p = argparse.ArgumentParser(
         prog="agentspace-tui",
         description="A terminal chat client for LLMs that shows what you are about to send, what it will cost "
@@ -110,52 +93,3 @@ def _parser() -> argparse.ArgumentParser:
     pun = ps.add_parser("unset", help="remove an override")
     pun.add_argument("model")
     return p
-
-
-def _services():
-    from .services.core import build_services
-
-    return build_services()
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    for stream in (sys.stdout, sys.stderr):  # a locale that cannot show a character gets "?", not a traceback
-        if isinstance(stream, io.TextIOWrapper):
-            with contextlib.suppress(ValueError):
-                stream.reconfigure(errors="replace")
-    from .config.settings import ConfigError
-    from .services.chat import BusyError
-    from .services.core import NotFoundError
-    from .storage import StorageError
-
-    try:
-        if args.command is None:
-            from .ui.run import run_app
-
-            return run_app(model=args.model, session=args.session, cont=args.cont)
-        from . import commands
-
-        try:
-            return getattr(commands, f"cmd_{args.command}")(args)
-        finally:
-            for warning in commands.storage_warnings():
-                print(f"agentspace-tui: warning: {for_terminal(warning)}", file=sys.stderr)
-            commands._built.clear()
-    except CliError as exc:
-        print(f"agentspace-tui: {for_terminal(str(exc))}", file=sys.stderr)
-        return exc.code
-    except (ConfigError, NotFoundError, BusyError) as exc:
-        print(f"agentspace-tui: {for_terminal(str(exc))}", file=sys.stderr)
-        return EXIT_CONFIG
-    except StorageError as exc:
-        print(f"agentspace-tui: {for_terminal(str(exc))}", file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:
-        print("\nagentspace-tui: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:  # e.g. `sessions list | head -1`: the reader has what it wanted
-        from .commands import _silence_stdout
-
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE

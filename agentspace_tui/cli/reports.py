@@ -1,0 +1,105 @@
+"""Read-only reports: ``models`` (the catalog), ``usage`` (tokens and cost per model) and ``context`` (what
+the next request of a session would send, by section)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..formatting import format_bytes, format_cost, format_tokens, format_window, table
+from ..pricing import format_price
+from .app_services import open_services
+from .exits import EXIT_OK
+from .output import print_json
+
+USAGE_FIELDS = ("requests", "input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens",
+                "cache_write_tokens", "cost", "unknown_cost", "estimated", "estimated_cost")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    services = open_services()
+    if args.provider in (None, "ollama"):
+        services.catalog.discover_ollama(timeout=1.0)
+    choices = services.model_choices(args.provider)
+    if args.json:
+        print_json([c.as_json() for c in choices])
+        return EXIT_OK
+    rows = [
+        [
+            c.info.id,
+            format_window(c.info.context_window),
+            format_price(c.price.input_per_mtok) if c.price else "unknown",
+            format_price(c.price.output_per_mtok) if c.price else "unknown",
+            "yes" if c.key_configured else "no",
+        ]
+        for c in choices
+    ]
+    print(table(["model", "window", "input", "output", "key"], rows, right={1}))
+    return EXIT_OK
+
+
+def usage_json(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``usage --json`` contract: per model and total, every counter present (None if never counted)."""
+    per_model: Mapping[str, Mapping[str, Any]] = raw.get("per_model", {})
+    total: Mapping[str, Any] = raw.get("total", {})
+    return {
+        "per_model": {m: {k: v.get(k) for k in USAGE_FIELDS} for m, v in per_model.items()},
+        "total": {k: total.get(k) for k in USAGE_FIELDS},
+    }
+
+
+def _cost_cell(u: Mapping[str, Any]) -> str:
+    text = format_cost(u["cost"])
+    if u.get("unknown_cost"):
+        text += f" (+{u['unknown_cost']} unknown)"
+    if u.get("estimated"):  # requests whose tokens we counted ourselves: their cost is an estimate too
+        text += f" (incl. {format_cost(u.get('estimated_cost') or 0)} est.)"
+    return text
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    services = open_services()
+    session_id = services.session(args.session)["id"] if args.session else None
+    day = time.strftime("%Y-%m-%d") if args.today else None
+    data = usage_json(services.store.usage(session_id, day=day))
+    if args.json:
+        print_json(data)
+        return EXIT_OK
+    rows = []
+    for model, u in sorted(data["per_model"].items()):
+        rows.append([model, str(u["requests"]), format_tokens(u["input_tokens"]), format_tokens(u["output_tokens"]),
+                     format_tokens(u.get("reasoning_tokens") or 0), _cost_cell(u)])
+    t = data["total"]
+    rows.append(["total", str(t["requests"] or 0), format_tokens(t["input_tokens"] or 0),
+                 format_tokens(t["output_tokens"] or 0), format_tokens(t.get("reasoning_tokens") or 0), _cost_cell(t)])
+    print(table(["model", "requests", "input", "output", "reasoning", "cost"], rows, right={1, 2, 3, 4}))
+    if t.get("estimated"):
+        print(f"est.: {t['estimated']} of {t['requests']} requests had no usage from the provider; their tokens "
+              "were counted locally")
+    return EXIT_OK
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    from ..services.chat import ChatService
+
+    services = open_services()
+    session = services.session(args.session)
+    info = services.resolve_model(args.ctx_model) if args.ctx_model else services.session_model(session)
+    history = ChatService(services).history(session["id"])
+    inspection = services.inspect(session, history, info, args.draft)
+    if args.json:
+        print_json(inspection.as_json())
+        return EXIT_OK
+    rows = [[s.name, format_bytes(s.bytes), str(s.tokens), format_cost(s.cost)] for s in inspection.sections]
+    rows.append(["total", format_bytes(inspection.total.bytes), str(inspection.total.tokens),
+                 format_cost(inspection.total.cost)])
+    print(f"next request to {info.id} (window {format_window(info.context_window)}"
+          + (f", {inspection.used_fraction:.1%} used" if inspection.used_fraction is not None else "")
+          + (", token counts are estimates" if not inspection.exact else "") + ")")
+    print(table(["section", "bytes", "tokens", "input cost"], rows, right={1, 2, 3}))
+    if inspection.excluded_messages:
+        print(f"{inspection.excluded_messages} oldest messages do not fit the window and will be left out "
+              "(they stay in the session)")
+    return EXIT_OK

@@ -1,0 +1,127 @@
+"""The vocabulary shared by storage, services and the CLI: the closed sets of strings stored in records, and the
+shapes of the records themselves.
+
+The TypedDicts describe what storage/records.py writes and hands out. They are plain dicts at runtime (JSON in
+the files), so annotating with them changes no behaviour; ``total=False`` marks fields older records or some
+roles lack. Nothing here imports anything of ours: every layer may use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+Role = Literal["user", "assistant", "system"]
+
+# A reply's status. "streaming" while its writer is alive; the others are final:
+# "complete" it ended normally, "error" the provider stated an error, "interrupted" the stream broke off (or the
+# writing process died), "cancelled" the user (or a stop signal) stopped it.
+MessageStatus = Literal["streaming", "complete", "error", "interrupted", "cancelled"]
+FINAL_STATUSES: frozenset[MessageStatus] = frozenset({"complete", "error", "interrupted", "cancelled"})
+
+# Where a provider's API key comes from. "env" is shown with the variable's name ("env:OPENAI_API_KEY");
+# "session": pasted in the app and kept in memory only; "not needed": a local provider.
+KeySource = Literal["env", "keyring", "session", "none", "not needed"]
+
+# Where a reply's token counts come from: the provider's own report, or counted locally.
+UsageSource = Literal["provider", "estimated"]
+# Where a price comes from: a user override, litellm's price map, or a local (free) model.
+PriceSource = Literal["override", "catalog", "local"]
+# Where a reply's cost comes from: the bill the provider reported in the stream, else the price it was charged at.
+CostSource = Literal["provider", "override", "catalog", "local"]
+
+
+class UsageRecord(TypedDict, total=False):
+    """A reply's tokens as stored (``pricing.Usage.as_dict()``)."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+
+
+class PriceSnapshot(TypedDict):
+    """The price a reply was charged at (``pricing.Price.snapshot()``), USD per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None
+    cache_write_per_mtok: float | None
+    source: PriceSource
+
+
+class PriceOverride(TypedDict, total=False):
+    """A row of pricing.json: a user's price for one model, USD per million tokens."""
+
+    model: str
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None
+    cache_write_per_mtok: float | None
+
+
+class Attachment(TypedDict, total=False):
+    """A text file pinned into a session's context. The index keeps it without ``content``."""
+
+    path: str
+    name: str
+    content: str
+    bytes: int
+
+
+class _MessageCore(TypedDict):
+    id: str
+    session_id: str | None
+    role: Role
+    content: str
+    created_at: float
+
+
+class MessageRecord(_MessageCore, total=False):
+    """A stored message (storage/records.py ``new_message``), with the reply fields services/chat.py adds."""
+
+    # conversation tree (services/branches.py): the message this one answers or follows, None for a root
+    parent: str | None
+    hidden: bool
+    chosen_at: float  # when this branch was last picked: the newest wins
+    params: dict[str, Any]  # request parameters the reply was made with (temperature, ...)
+    tokens: int  # the message's own token count by our tokenizer
+    # replies
+    model: str
+    status: MessageStatus
+    reasoning: str | None
+    tool_calls: list[dict[str, Any]] | None
+    finish_reason: str | None
+    error: str | None
+    usage: UsageRecord | None
+    usage_source: UsageSource | None
+    usage_estimated: bool  # the older spelling of usage_source == "estimated"
+    usage_recorded: bool  # False until the reply's usage is counted in the ledger
+    cost: float | None
+    cost_source: CostSource | None
+    prices: PriceSnapshot | None
+    ttft: float | None
+    duration: float
+    input_estimate: int
+    excluded_messages: int
+    # who is writing a streaming reply, to tell a live writer from a dead one
+    pid: int
+    host: str
+    checkpoint_at: float
+
+
+class SessionRecord(TypedDict, total=False):
+    """A session as ``Store`` hands it out (storage/records.py ``public_session``)."""
+
+    id: str
+    title: str | None
+    model: str | None
+    system_prompt: str | None
+    attachments: list[Attachment]
+    created_at: float
+    updated_at: float
+    messages: int  # how many messages it holds
+    usage: dict[str, dict[str, Any]]  # per model: summed usage buckets (storage/usage.py)
+    cost: float
+    unknown_cost: int  # replies whose cost is unknown
+    estimated: int  # replies whose usage we counted ourselves

@@ -1,0 +1,287 @@
+"""An assistant reply in the conversation: finished (one Markdown view) or streaming (settled segments + a live tail).
+
+Finished messages hold a Rich ``Markdown`` rendered once per width (``MarkdownView``, cheap to keep). A streaming
+reply freezes settled Markdown into such segments and re-renders only a short live tail, on a timer, so cost per
+frame stays flat however long the reply or however fast the chunks arrive. Model text is untrusted: it is never
+parsed as Rich markup, and every piece of it (content, reasoning, errors, model ids, tool calls, notes) is shown
+through ``text_safety.for_terminal``. The keys of a focused reply come from ``MessageBlock``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.timer import Timer
+from textual.widgets import Static
+
+from ...formatting import one_line, reply_summary
+from ...text_safety import for_terminal
+from ..markdown_split import MarkdownSplitter
+from .markdown_view import MarkdownView
+from .message_block import MessageBlock, alternative_text, hidden_text
+from .thinking import ThinkingBlock
+
+RENDER_INTERVAL = 0.1  # live tail refresh while streaming; stretched when a frame costs more (see _render_tail)
+RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering the live tail
+FAST_STREAM = 100  # chunks per frame from which frames are spaced out (RENDER_INTERVAL * 2): a reply that
+# fast cannot be read as it arrives, and every frame costs the loop time it needs to take the chunks in
+
+STATUS_TEXT = {
+    "interrupted": ("⚠ interrupted", "warning"),
+    "cancelled": ("■ cancelled", "warning"),
+    "error": ("✗ error", "error"),
+}
+# how a complete reply ended, when that is not a plain stop: header label and CSS class (see app.tcss)
+OUTCOME_TEXT = {
+    "length": ("⚠ truncated: max output tokens reached", "-length"),
+    "refusal": ("⊘ refused", "-refusal"),
+    "content_filter": ("⊘ stopped by the provider's content filter", "-content-filter"),
+    "tool_calls": ("⚙ tool call requested", "-tool-calls"),
+}
+STATUS_CLASSES = ("complete", "interrupted", "cancelled", "error")
+TOOL_ARGUMENTS_SHOWN = 400  # characters of a tool call's arguments shown before "…"
+
+# The live tail shows code without syntax highlighting: highlighting re-lexes the block on every frame
+# (~1.7 ms a line here, 4x the cost of the plain block); a segment is highlighted once, when it settles.
+FENCE_INFO_RE = re.compile(r"^( {0,3}(?:`{3,}|~{3,}))[^`\n]+$", re.M)
+
+
+def outcome(message: dict) -> str | None:
+    """The finish reason of a complete reply worth a mark ("length", "refusal", ...), else None."""
+    if message.get("status") != "complete":
+        return None
+    reason = message.get("finish_reason")
+    if reason in OUTCOME_TEXT:
+        return reason
+    return "tool_calls" if message.get("tool_calls") else None
+
+
+def tool_calls_text(calls: list[dict]) -> Text:
+    """Each requested call as ``name(arguments)``: shown, never run (the app has no tools yet)."""
+    n = len(calls)
+    text = Text(f"⚙ the model asked to call {n} tool{'s' if n != 1 else ''}; tools are not enabled in this app, "
+                "so nothing was run:")
+    for call in calls:
+        args = str(call.get("arguments") or "")
+        if len(args) > TOOL_ARGUMENTS_SHOWN:
+            args = args[:TOOL_ARGUMENTS_SHOWN] + f"… ({len(args):,} chars)"
+        text.append("\n  • ")
+        text.append(one_line(call.get("name") or "?"), style="bold")
+        text.append(f"({for_terminal(args)})")
+    return text
+
+
+class ReplyBlock(MessageBlock, Vertical):
+    """An assistant reply: header (model, status, alternatives), thinking (the model's reasoning, collapsed), body
+    (Markdown segments + live tail), tool calls requested, summary line. Hidden from the context: one line."""
+
+    def __init__(
+        self,
+        message: dict | None = None,
+        *,
+        model: str = "",
+        streaming: bool = False,
+        alternative: tuple[int, int] | None = None,
+    ) -> None:
+        self.message = dict(message or {"role": "assistant", "content": "", "model": model})
+        self.alternative = alternative
+        super().__init__(classes="reply message" + (" -hidden" if self.message.get("hidden") else ""))
+        self.streaming = streaming
+        self._splitter = MarkdownSplitter() if streaming else None
+        self._dirty = False
+        self._timer: Timer | None = None
+        self.chunks = 0
+        self._chunks_at_frame = 0
+        self._pending: list[str] = []  # settled segments not yet rendered (see _drain)
+        self._pending_tail = ""
+        self._interval = RENDER_INTERVAL
+        self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
+        self.last_chunk_at: float | None = None
+        self.thinking: ThinkingBlock | None = None
+
+    def compose(self) -> ComposeResult:
+        if self.hidden and not self.streaming:  # one line, nothing else (see app.tcss: .message.-hidden)
+            yield Static(hidden_text(self.message), classes="message-hidden")
+            return
+        yield Static(self._header_text(), classes="reply-header")
+        reasoning = self.message.get("reasoning") or ""
+        if self.streaming or reasoning:
+            # a streaming reply keeps a hidden block ready: it shows with the first reasoning chunk
+            self.thinking = ThinkingBlock(reasoning, streaming=self.streaming)
+            self.thinking.display = bool(reasoning)
+            yield self.thinking
+        body = Vertical(classes="reply-body")
+        with body:
+            content = self.message.get("content") or self.message.get("refusal") or ""
+            if not self.streaming and content:
+                yield MarkdownView(content, classes="settled")
+            if self.streaming:
+                yield MarkdownView(classes="settled")
+                yield MarkdownView("…", classes="tail")
+        if not self.streaming and self.message.get("tool_calls"):
+            yield self._tool_calls_view(self.message["tool_calls"], bool(content))
+        yield Static(self._summary_text(), classes="reply-summary")
+
+    def on_mount(self) -> None:
+        if self.streaming:
+            self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
+        self._apply_status_class()
+
+    # -- text -----------------------------------------------------------------------------------------
+    def _header_text(self) -> Text:
+        model = one_line(self.message.get("model") or "assistant")
+        text = Text.assemble(("● ", "bold"), (model, "bold"))
+        status = self.message.get("status")
+        if self.streaming:
+            text.append("  streaming…", style="italic dim")
+        elif status in STATUS_TEXT:
+            label, _ = STATUS_TEXT[status]
+            text.append(f"  {label}", style="bold")
+        elif (reason := outcome(self.message)) is not None:
+            label, _ = OUTCOME_TEXT[reason]
+            text.append(f"  {label}", style="bold")
+        if self.alternative is not None:
+            text.append("  ")
+            text.append_text(alternative_text(self.alternative))
+        return text
+
+    def _summary_text(self) -> Text:
+        if self.streaming or self.hidden or not self.message.get("status"):
+            return Text("")
+        text = Text(reply_summary(self.message), style="dim")
+        error = self.message.get("error")
+        if error:
+            text.append("\n")
+            text.append(for_terminal(str(error)), style="bold")
+        return text
+
+    def _apply_status_class(self) -> None:
+        for status in STATUS_CLASSES:
+            self.set_class(self.message.get("status") == status and not self.streaming, f"-{status}")
+        reason = None if self.streaming else outcome(self.message)
+        for name, (_, cls) in OUTCOME_TEXT.items():
+            self.set_class(reason == name, cls)
+        self.set_class(self.streaming, "-streaming")
+
+    # -- streaming ------------------------------------------------------------------------------------
+    def append(self, text: str) -> None:
+        """Called per chunk: O(1); rendering happens on the timer."""
+        if self._splitter is not None:
+            self._splitter.feed(text)
+            self.chunks += 1
+            self._dirty = True
+            self.last_chunk_at = time.perf_counter()
+            if self.first_chunk_at is None:
+                self.first_chunk_at = self.last_chunk_at
+
+    def append_reasoning(self, text: str) -> None:
+        """Called per reasoning chunk: O(1); the Thinking block repaints on the timer."""
+        thinking = self.thinking
+        if thinking is None or not text:
+            return
+        thinking.append(text)
+        if not thinking.display:  # the first chunk: show the block (and the app's toggle key)
+            thinking.display = True
+            thinking.flush()
+            self.app.refresh_bindings()
+
+    @property
+    def reasoning(self) -> str:
+        return self.thinking.text if self.thinking is not None else (self.message.get("reasoning") or "")
+
+    def note(self, text: str) -> None:
+        self.query_one(".reply-summary", Static).update(Text(for_terminal(text), style="italic"))
+
+    def _render_tail(self) -> None:
+        if self._splitter is None or not self.is_mounted:
+            return
+        if self.thinking is not None:
+            self.thinking.flush()
+        if not self._dirty:
+            self._timer = self.set_timer(RENDER_INTERVAL, self._render_tail)
+            return
+        self._dirty = False
+        self._interval = RENDER_INTERVAL * (2 if self.chunks - self._chunks_at_frame >= FAST_STREAM else 1)
+        self._chunks_at_frame = self.chunks
+        self._timer = None
+        self._pending.extend(self._splitter.settle())
+        self._pending_tail = FENCE_INFO_RE.sub(r"\1", self._splitter.tail())
+        self._drain()
+
+    def _drain(self) -> None:
+        """One settled segment per step, then the tail: each step is its own turn of the event loop, so a frame
+        that settles several segments never holds the loop for the sum of them."""
+        if self._splitter is None or not self.is_mounted:
+            return
+        body = self.query_one(".reply-body", Vertical)
+        if self._pending:
+            body.query_one(".settled", MarkdownView).append(self._pending.pop(0))  # rendered once, ~16 lines
+            # a timer, not call_later: a message pump runs all its queued messages in one turn of the loop
+            self._timer = self.set_timer(0.001, self._drain)
+            return
+        started = time.perf_counter()
+        body.query_one(".tail", MarkdownView).update(self._pending_tail)
+        # adaptive frame rate: a costly tail (a big table) spaces the next frame out, so chunks keep flowing
+        cost = time.perf_counter() - started
+        self._timer = self.set_timer(max(self._interval, cost / RENDER_BUDGET), self._render_tail)
+
+    @property
+    def text(self) -> str:
+        if self._splitter is not None:
+            return self._splitter.full_text
+        return self.message.get("content", "")
+
+    def finish(self, message: dict) -> None:
+        """The reply ended (complete, interrupted, cancelled or error): render the rest, show the summary."""
+        self.message = dict(message)
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        body = self.query_one(".reply-body", Vertical)
+        if self._splitter is not None:
+            # the stored content is the truth (it includes every chunk, even ones not rendered yet)
+            rendered = self._splitter.full_text
+            stored = message.get("content", "")
+            if stored.startswith(rendered) and len(stored) > len(rendered):
+                self._splitter.feed(stored[len(rendered):])
+            rest = self._pending + self._splitter.settle(final=True)
+            self._pending = []
+            tail = body.query_one(".tail", MarkdownView)
+            settled = body.query_one(".settled", MarkdownView)
+            for segment in rest:
+                settled.append(segment)
+            tail.remove()
+            self._splitter = None
+        self._finish_thinking(message.get("reasoning"))
+        if message.get("tool_calls") and not self.query(".reply-tool-calls"):
+            self.mount(self._tool_calls_view(message["tool_calls"], bool(self.text)), after=body)
+        self.streaming = False
+        self.query_one(".reply-header", Static).update(self._header_text())
+        self.query_one(".reply-summary", Static).update(self._summary_text())
+        self._apply_status_class()
+
+    @staticmethod
+    def _tool_calls_view(calls: list[dict], after_text: bool) -> Static:
+        return Static(tool_calls_text(calls), classes="reply-tool-calls" + (" -after-text" if after_text else ""))
+
+    def _finish_thinking(self, stored: str | None) -> None:
+        """The stored reasoning is the truth; without any, what streamed in stays (a cancelled reply)."""
+        thinking = self.thinking
+        if thinking is None:
+            if stored:
+                self.thinking = ThinkingBlock(stored)
+                self.mount(self.thinking, after=self.query_one(".reply-header", Static))
+            return
+        text = stored or thinking.text
+        if not text:
+            self.thinking = None
+            thinking.remove()
+            return
+        thinking.finish(text)
+        if not thinking.display:
+            thinking.display = True
+            self.app.refresh_bindings()
