@@ -180,3 +180,31 @@ def test_slash_commands_report_one_line_outcomes(services, tmp_path):
     assert chat.execute("/attach /dev/zero").kind == "error"
     assert chat.execute("/export").kind == "info"  # a session exists now (made by /attach)
     assert chat.execute("/export").ui == "confirm_export"
+
+
+def test_cli_regenerate_params_and_context_follow_the_branch(home, llm):
+    """`ask --regenerate`, per-request parameters, and `context` / `sessions show` on the active branch."""
+    import json
+
+    from tests.conftest import run_cli
+
+    llm.script(Reply(text="first take"), Reply(text="second take"))
+    out = run_cli(home, "ask", "--json", "write a haiku")
+    sid = json.loads(out.stdout)["session_id"]
+    out = run_cli(home, "ask", "--json", "-s", sid, "--regenerate", "--temperature", "0.7", "--max-tokens", "64")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["text"] == "second take"
+    body = llm.requests[-1].body
+    assert body["temperature"] == 0.7 and (body.get("max_tokens") or body.get("max_completion_tokens")) == 64
+    assert [m for m in llm.requests[-1].messages if m[0] != "system"] == [("user", "write a haiku")]
+    shown = run_cli(home, "sessions", "show", sid).stdout
+    assert "second take" in shown and "first take" not in shown  # the branch on screen
+    ctx = json.loads(run_cli(home, "context", sid, "--json").stdout)
+    history = next(sec for sec in ctx["sections"] if sec["name"].lower() == "history")
+    assert history["tokens"] > 0
+    assert ctx["max_output_tokens"] is None  # --max-tokens applied to that request only, not to the session
+    bad = run_cli(home, "ask", "-s", sid, "--temperature", "9", "hi")
+    assert bad.returncode == 2 and "temperature" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    none = run_cli(home, "ask", "--regenerate")
+    assert none.returncode == 2 and "-s SESSION" in none.stderr

@@ -13,13 +13,18 @@ import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..formatting import format_cost, reply_summary, usage_estimated
 from ..text_safety import TerminalText, for_terminal
 from .app_services import open_services
 from .exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROVIDER, EXIT_USAGE, CliError
 from .output import print_json, say, silence_stdout
+
+if TYPE_CHECKING:
+    from ..services.chat_session import ChatSession
+    from ..services.core import Services
+    from ..services.params import ModelParams
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -118,20 +123,60 @@ class _AskState:
     signal: int | None = None
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    from ..formatting import outcome_notice
-    from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
-    from ..services.chat import ChatService, ReplyFinished, ReplyStarted
+def _request_params(args: argparse.Namespace, session_params: ModelParams) -> ModelParams:
+    """The session's parameters with this request's --temperature / --top-p / --max-tokens on top."""
+    from ..services.params import ParamError
 
-    prompt = read_prompt(args.prompt)
-    services = open_services()
+    params = session_params
+    try:
+        for name in ("temperature", "top_p", "max_tokens"):
+            value = getattr(args, name, None)
+            if value is not None:
+                params = params.with_value(name, value)
+    except ParamError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    return params
+
+
+def _conversation(args: argparse.Namespace, services: Services) -> ChatSession:
+    from ..services.chat_session import ChatSession
+
     session_id: str | None = args.ask_session
     if args.ask_cont:
         latest = services.latest_session()
         if latest is None:
             raise CliError("no session to continue yet; ask without -c to start one")
         session_id = latest["id"]
-    chat = ChatService(services)
+    if session_id is not None:
+        conversation, model_error = ChatSession.open(services, session_id)
+        if model_error and not args.ask_model:  # the app falls back to another model; a script is told
+            from ..services.api import ConfigError
+
+            raise ConfigError(model_error)
+        return conversation
+    if args.regenerate:
+        raise CliError("--regenerate answers a session's last message again: give -s SESSION or -c", EXIT_USAGE)
+    model = services.resolve_model(args.ask_model) if args.ask_model else services.session_model(None)
+    return ChatSession(services, model)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from ..formatting import outcome_notice
+    from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
+    from ..services.api import ConfigError
+    from ..services.chat import ReplyFinished, ReplyStarted
+
+    prompt = "" if args.regenerate else read_prompt(args.prompt)
+    services = open_services()
+    conversation = _conversation(args, services)
+    place = None
+    if args.regenerate:
+        try:
+            place = conversation.regenerate_target()
+        except ConfigError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    params = _request_params(args, conversation.params)
+    chat = conversation.chat
     state = _AskState()
     json_out: bool = args.json
     raw: bool = args.raw
@@ -152,7 +197,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop, signum)
-        async for event in chat.send(prompt, session_id=session_id, model_id=args.ask_model, system_prompt=args.system):
+        async for event in conversation.send(
+            prompt, place, model_id=args.ask_model, system_prompt=args.system, params=params
+        ):
             if isinstance(event, ReplyStarted):
                 state.session, state.reply = event.session, event.reply
             elif isinstance(event, TextDelta | RefusalDelta):

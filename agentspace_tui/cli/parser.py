@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("-s", "--session", dest="ask_session", help="continue this session")
     ag.add_argument("-c", "--continue", dest="ask_cont", action="store_true", help="continue the latest session")
     a.add_argument("--system", help="system prompt for this session")
+    a.add_argument("--temperature", help="sampling temperature for this request (0..2; the session's own otherwise)")
+    a.add_argument("--top-p", dest="top_p", help="nucleus sampling for this request (above 0, up to 1)")
+    a.add_argument("--max-tokens", dest="max_tokens", help="most output tokens for this request")
+    a.add_argument("--regenerate", action="store_true", help="answer the session's last message again (with -s "
+                   "or -c, no prompt): the earlier reply is kept as an alternative")
     a.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
     a.add_argument("--show-reasoning", action="store_true",
                    help="stream the model's reasoning (thinking) to stderr as it arrives")

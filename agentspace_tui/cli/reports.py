@@ -82,13 +82,18 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_context(args: argparse.Namespace) -> int:
-    from ..services.chat import ChatService
+    from ..services.chat_session import ChatSession
 
     services = open_services()
-    session = services.session(args.session)
-    info = services.resolve_model(args.ctx_model) if args.ctx_model else services.session_model(session)
-    history = ChatService(services).history(session["id"])
-    inspection = services.inspect(session, history, info, args.draft)
+    conversation, model_error = ChatSession.open(services, args.session)
+    if args.ctx_model:
+        conversation.model = services.resolve_model(args.ctx_model)
+    elif model_error:
+        from ..services.api import ConfigError
+
+        raise ConfigError(model_error)
+    info = conversation.model
+    inspection = conversation.inspect(args.draft)  # the branch on screen, with the session's parameters
     if args.json:
         print_json(inspection.as_json())
         return EXIT_OK

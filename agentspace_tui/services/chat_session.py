@@ -177,15 +177,19 @@ class ChatSession:
         self._set_messages(messages)
 
     # -- sending ---------------------------------------------------------------------------------------------
-    async def send(self, text: str, place: Placement = None, *, model_id: str | None = None) -> AsyncIterator[ChatEvent]:
+    async def send(
+        self, text: str, place: Placement = None, *, model_id: str | None = None, system_prompt: str | None = None,
+        params: ModelParams | None = None,
+    ) -> AsyncIterator[ChatEvent]:
         """Stream a turn (see ChatService.send) and keep the snapshot current: the new messages are in
         ``messages`` once ReplyStarted is yielded, the final reply once ReplyFinished is, and after a cancel
-        the saved partial reply is there before CancelledError reaches the caller."""
+        the saved partial reply is there before CancelledError reaches the caller. ``system_prompt`` is stored
+        with the session; ``params`` apply to this request only (default: the session's)."""
         model = self.services.resolve_model(model_id) if model_id else self.model
         try:
             async for event in self.chat.send(
-                text, session_id=self.session_id, model_id=model.id, inspector=self.inspector, place=place,
-                params=self.params.as_dict(),
+                text, session_id=self.session_id, model_id=model.id, system_prompt=system_prompt,
+                inspector=self.inspector, place=place, params=(params or self.params).as_dict(),
             ):
                 if isinstance(event, ReplyStarted):
                     self.session, self.model = event.session, event.model or self.model

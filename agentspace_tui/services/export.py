@@ -14,6 +14,7 @@ from typing import Any
 
 from ..formatting import format_time, json_text, outcome_notice, reply_summary
 from ..text_safety import for_terminal
+from .branches import active_path
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 
@@ -49,7 +50,9 @@ def to_markdown(session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]
         lines += ["## System prompt", "", close_fences(session["system_prompt"]), ""]
     for att in session.get("attachments") or []:
         lines += [f"_Attached: {att.get('name')} ({att.get('bytes', 0)} bytes)_", ""]
-    for msg in messages:
+    for msg in active_path(messages):  # the branch the conversation is on (alternatives stay in the JSON export)
+        if msg.get("hidden"):
+            lines += ["_(left out of the context)_", ""]
         if msg.get("role") == "user":
             lines += ["## You", "", close_fences(msg.get("content") or ""), ""]
         elif msg.get("role") == "assistant":
