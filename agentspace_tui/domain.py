@@ -71,21 +71,22 @@ class Attachment(TypedDict, total=False):
 
 class _MessageCore(TypedDict):
     id: str
-    session_id: str | None
+    session_id: str | None  # None only before Store stores it
     role: Role
     content: str
     created_at: float
 
 
-class MessageRecord(_MessageCore, total=False):
-    """A stored message (storage/records.py ``new_message``), with the reply fields services/chat.py adds."""
+class MessageFields(TypedDict, total=False):
+    """The optional fields of a stored message: what ``Store.update_message`` may set besides role, content and
+    created_at (see ``MessageUpdate``)."""
 
     # conversation tree (services/branches.py): the message this one answers or follows, None for a root
     parent: str | None
     hidden: bool
     chosen_at: float  # when this branch was last picked: the newest wins
-    params: dict[str, Any]  # request parameters the reply was made with (temperature, ...)
-    tokens: int  # the message's own token count by our tokenizer
+    params: dict[str, Any] | None  # request parameters the reply was made with (temperature, ...)
+    tokens: dict[str, int]  # the message's own token count per tokenizer encoding (context.message_tokens)
     # replies
     model: str
     status: MessageStatus
@@ -110,18 +111,45 @@ class MessageRecord(_MessageCore, total=False):
     checkpoint_at: float
 
 
-class SessionRecord(TypedDict, total=False):
-    """A session as ``Store`` hands it out (storage/records.py ``public_session``)."""
+class MessageRecord(_MessageCore, MessageFields):
+    """A stored message (storage/records.py ``new_message``), with the reply fields services/chat.py adds."""
 
-    id: str
+
+class MessageUpdate(MessageFields, total=False):
+    """Fields ``Store.update_message`` sets on a stored message (its id and session_id never change)."""
+
+    role: Role
+    content: str
+    created_at: float
+
+
+class SessionUpdate(TypedDict, total=False):
+    """Fields ``Store.update_session`` sets (storage/records.py ``SESSION_FIELDS``)."""
+
     title: str | None
     model: str | None
     system_prompt: str | None
     attachments: list[Attachment]
-    created_at: float
-    updated_at: float
+    params: dict[str, Any] | None
+
+
+class _SessionCore(TypedDict):
+    id: str
+    attachments: list[Attachment]
     messages: int  # how many messages it holds
-    usage: dict[str, dict[str, Any]]  # per model: summed usage buckets (storage/usage.py)
-    cost: float
+    usage: dict[str, dict[str, Any]]  # per model: summed usage buckets (storage/usage.py ``summarize``)
+    cost: float | None  # None when every reply had an unknown price
     unknown_cost: int  # replies whose cost is unknown
     estimated: int  # replies whose usage we counted ourselves
+
+
+class SessionRecord(_SessionCore, total=False):
+    """A session as ``Store`` hands it out (storage/records.py ``public_session``). The optional fields are
+    always written by this version, but an index written by an older one may lack them."""
+
+    title: str | None
+    model: str | None
+    system_prompt: str | None
+    params: dict[str, Any] | None  # model parameters (services/params.py), validated by ``ModelParams.from_stored``
+    created_at: float
+    updated_at: float

@@ -138,9 +138,9 @@ def bench_open_session(home: Path, n: int) -> None:
             app.call_after_refresh(painted.set)
             await painted.wait()
             await pilot.press("x")
-            await _until(lambda: app.w(PromptInput).text == "x", 10, 0.001)
+            await _until(lambda: app.main_screen.query_one(PromptInput).text == "x", 10, 0.001)
             elapsed = time.perf_counter() - t0
-            assert app.focused is app.w(PromptInput), "prompt should have focus"
+            assert app.focused is app.main_screen.query_one(PromptInput), "prompt should have focus"
             assert len(app.history) == n
         return elapsed
 
@@ -221,7 +221,7 @@ async def stream_through_app(server, reply: Reply, prompt: str = "go") -> dict:
         await asyncio.to_thread(warm_up)  # the app does this after first paint; measure streaming, not imports
         probe = LagProbe()
         probe.start()
-        app.w(PromptInput).text = prompt
+        app.main_screen.query_one(PromptInput).text = prompt
         await pilot.press("enter")  # returns once the app is idle again, which may be after the whole reply
         await _until(lambda: len(app.history) >= 2 and app.history[-1].get("status") not in (None, "streaming"),
                      600)
@@ -311,7 +311,7 @@ def bench_inspector_keystroke(home: Path) -> None:
         app = AgentspaceApp(session=sid, warm_litellm=False, check_providers=False)
         async with app.run_test(size=(140, 45)) as pilot:
             await _until(lambda: app.measured)
-            prompt = app.w(PromptInput)
+            prompt = app.main_screen.query_one(PromptInput)
             app.refresh_inspector("")  # first measurement counts the history once (cached per message after)
             tokens = app.last_inspection.section("history").tokens
             times = []

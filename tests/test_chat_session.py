@@ -165,7 +165,8 @@ def test_retry_target_only_after_a_failure(services, llm):
     assert llm.requests[-1].messages[-1] == ("user", "again")
 
 
-def test_slash_commands_report_one_line_outcomes(services, tmp_path):
+def test_slash_commands_report_one_line_outcomes(services, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # /export without a path writes into the working directory
     chat = _new(services)
     assert chat.execute("/help").ui == "help"
     assert chat.execute("/model").ui == "switch_model"

@@ -135,3 +135,11 @@ def test_snapshot_onboarding_panel(snap_compare):
 
     assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)
 
+
+
+def test_token_line_reads_the_stored_per_tokenizer_counts():
+    """A stored user message keeps {encoding: count}: the details show it (an int was never stored)."""
+    from agentspace_tui.ui.screens.message_details import token_line
+
+    assert token_line({"role": "user", "tokens": {"o200k_base": 1234}}) == "1,234 (o200k_base) (counted here)"
+    assert token_line({"role": "user"}) is None

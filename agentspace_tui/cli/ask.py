@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..domain import MessageRecord, SessionRecord
 from ..formatting import format_cost, reply_summary, usage_estimated
 from ..text_safety import TerminalText, for_terminal
 from .app_services import open_services
@@ -48,7 +49,7 @@ def read_prompt(arg: str | None) -> str:
     return arg
 
 
-def ask_json(session_id: str, reply: Mapping[str, Any]) -> dict[str, Any]:
+def ask_json(session_id: str, reply: MessageRecord) -> dict[str, Any]:
     """The ``ask --json`` contract: one object describing the reply and how it ended."""
     usage: Mapping[str, Any] = reply.get("usage") or {}
     status = reply.get("status")
@@ -117,8 +118,8 @@ class ReplyOutput:
 class _AskState:
     """What the streaming loop leaves for the summary: the session and reply, and what stopped it."""
 
-    session: dict[str, Any] | None = None
-    reply: dict[str, Any] | None = None
+    session: SessionRecord | None = None
+    reply: MessageRecord | None = None
     reasoning_shown: bool = False
     signal: int | None = None
 
@@ -250,8 +251,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         total = session_usage["total"]
         unknown = " (+ unknown)" if total.get("unknown_cost") else ""
         say(f"[{reply_summary(reply)} · session {sid} total {format_cost(total.get('cost'))}{unknown}]")
-        if reply.get("error"):
-            say(f"agentspace-tui: {for_terminal(reply['error'])}")
+        error = reply.get("error")
+        if error:
+            say(f"agentspace-tui: {for_terminal(error)}")
     notice = outcome_notice(reply)
     if notice:  # truncated, refused, filtered or a tool call: the reply is not what was asked for
         say(f"agentspace-tui: {notice}")

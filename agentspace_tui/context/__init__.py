@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
+from ..domain import MessageRecord, MessageStatus
 from ..pricing import MTOK, Price, input_cost
 from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_many, counter
 
@@ -66,16 +67,23 @@ def system_text(system_prompt: str | None, attachments: Sequence[Mapping[str, An
     return "\n\n".join(parts)
 
 
-def sendable(message: dict[str, Any]) -> bool:
+class Countable(TypedDict):
+    """What ``message_tokens`` counts and caches on: a stored ``MessageRecord``, or a text about to be stored."""
+
+    content: str
+    tokens: NotRequired[dict[str, int]]  # encoding -> the message's token count, as MessageRecord keeps it
+
+
+def sendable(message: Mapping[str, Any]) -> bool:
     """History entries that go to the provider: user turns and replies with text (even partial ones), unless
     the user deleted them from the context (kept in storage as ``hidden``, their cost still counted)."""
     return message.get("role") in ("user", "assistant") and bool(message.get("content")) and not message.get("hidden")
 
 
-FAILED_STATUSES = ("error", "interrupted")
+FAILED_STATUSES: tuple[MessageStatus, ...] = ("error", "interrupted")
 
 
-def failed_before_text(message: dict[str, Any]) -> bool:
+def failed_before_text(message: Mapping[str, Any]) -> bool:
     """A reply that failed before any of its text arrived (a 401, a refused request, a crash before the
     first chunk): its turn is stored and shown, but not sent again -- it can be retried as a new turn."""
     return (
@@ -85,11 +93,11 @@ def failed_before_text(message: dict[str, Any]) -> bool:
     )
 
 
-def sendable_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def sendable_history(history: Sequence[MessageRecord]) -> list[MessageRecord]:
     """The stored messages that go to the provider, oldest first: the ``sendable`` ones, without the user
     message of a turn whose reply failed before any text (it would be sent a second time, or two user turns
     would follow each other)."""
-    out: list[dict[str, Any]] = []
+    out: list[MessageRecord] = []
     for message in history:
         if failed_before_text(message):
             if out and out[-1].get("role") == "user":
@@ -99,7 +107,7 @@ def sendable_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def message_tokens(message: dict[str, Any], encoding: str) -> int:
+def message_tokens(message: Countable, encoding: str) -> int:
     """Token count of a stored message in ``encoding``, cached on the message dict (and persisted by callers)."""
     cache = message.setdefault("tokens", {})
     if not isinstance(cache, dict):
@@ -111,7 +119,7 @@ def message_tokens(message: dict[str, Any], encoding: str) -> int:
     return n
 
 
-def prime_counts(messages: list[dict[str, Any]], encoding: str) -> int:
+def prime_counts(messages: Sequence[Countable], encoding: str) -> int:
     """Count every message still missing a count for ``encoding`` in one batch; returns how many were counted."""
     missing = [m for m in messages if not isinstance(m.get("tokens"), dict) or encoding not in m["tokens"]]
     if not missing:
@@ -133,7 +141,7 @@ class _HistoryStats:
     turn_tokens: list[int] = field(default_factory=list)  # per turn, oldest first
     turn_bytes: list[int] = field(default_factory=list)
     turn_messages: list[int] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[MessageRecord] = field(default_factory=list)
 
 
 class ContextInspector:
@@ -144,8 +152,8 @@ class ContextInspector:
         self._fixed_key: tuple[Any, ...] | None = None
         self._fixed: tuple[Section, Section] | None = None
 
-    def _history_stats(self, history: list[dict[str, Any]], encoding: str) -> _HistoryStats:
-        last = history[-1] if history else {}
+    def _history_stats(self, history: Sequence[MessageRecord], encoding: str) -> _HistoryStats:
+        last: Mapping[str, Any] = history[-1] if history else {}
         key = (encoding, len(history), id(history), last.get("id"), len(last.get("content", "")), last.get("status"))
         cached = self._history.get(encoding)
         if cached is not None and cached.key == key:
@@ -190,7 +198,7 @@ class ContextInspector:
         price: Price | None,
         system_prompt: str | None,
         attachments: Sequence[Mapping[str, Any]] | None,
-        history: list[dict[str, Any]],
+        history: Sequence[MessageRecord],
         draft: str = "",
         tools: list[dict[str, Any]] | None = None,
         max_output_tokens: int | None = None,
@@ -245,7 +253,7 @@ class ContextInspector:
 
     def request_messages(
         self, inspection: Inspection, *, system_prompt: str | None, attachments: Sequence[Mapping[str, Any]] | None,
-        history: list[dict[str, Any]], user_text: str,
+        history: Sequence[MessageRecord], user_text: str,
     ) -> list[dict[str, Any]]:
         """The chat messages to send, consistent with ``inspection``'s exclusions."""
         stats = self._history_stats(history, inspection.encoding)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain import MessageStatus
 from .events import StreamError
 
 __all__ = [
@@ -139,7 +140,7 @@ def map_midstream(
     detail = redact(str(message)[:200] if message else _first_line(exc), secrets)
     kept = "the partial reply was kept, retry to get a full answer" if interrupted else "retry later"
     # an error the provider stated ends the reply as "error"; a stream that just broke off is "interrupted"
-    status = "interrupted" if interrupted and wire_error is None else "error"
+    status: MessageStatus = "interrupted" if interrupted and wire_error is None else "error"
     if _is_overloaded(exc, detail, wire_error):
         return StreamError("overloaded", f"{ctx.label} is overloaded and broke off the reply; {kept}", status)
     if "timeout" in detail.lower() or "Timeout" in _names(exc):

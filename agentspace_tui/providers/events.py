@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..domain import MessageStatus, UsageSource
 from ..pricing import Usage
 
 # why a reply ended, as the provider said it (normalised across providers)
@@ -47,7 +48,7 @@ class ToolCallRequest:
 @dataclass(frozen=True)
 class UsageReport:
     usage: Usage
-    source: str = "provider"  # "provider": the provider's own counts; "estimated": counted locally
+    source: UsageSource = "provider"  # "provider": the provider's own counts; "estimated": counted locally
     cost: float | None = None  # the bill the provider itself reported in the stream (USD), if any
 
 
@@ -69,7 +70,7 @@ class StreamError:
 
     kind: str  # missing_key | auth | rate_limit | overloaded | server | unreachable | tls | timeout | context_window | interrupted | malformed | bad_request | not_found | unknown
     message: str  # one line, names the provider and the fix, never a key
-    status: str = "error"
+    status: MessageStatus = "error"
 
 
 Event = TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | UsageReport | Retrying | Finish | StreamError

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 Message = Mapping[str, Any]
+# what the tree holds and hands back: a domain.MessageRecord from the store, or any message mapping
+M = TypeVar("M", bound=Message)
 
 
 def _touched(message: Message) -> float:
@@ -28,18 +30,18 @@ def _touched(message: Message) -> float:
 
 
 @dataclass(frozen=True)
-class Tree:
+class Tree(Generic[M]):
     """The messages of one session, indexed by id, with each message's children in file order."""
 
-    messages: tuple[Message, ...]
-    by_id: Mapping[str, Message]
+    messages: tuple[M, ...]
+    by_id: Mapping[str, M]
     parent: Mapping[str, str | None]
     children: Mapping[str | None, tuple[str, ...]]
 
     @classmethod
-    def of(cls, messages: Iterable[Message]) -> Tree:
+    def of(cls, messages: Iterable[M]) -> Tree[M]:
         ordered = tuple(messages)
-        by_id: dict[str, Message] = {}
+        by_id: dict[str, M] = {}
         parent: dict[str, str | None] = {}
         children: dict[str | None, list[str]] = {}
         previous: str | None = None
@@ -57,7 +59,7 @@ class Tree:
             previous = mid
         return cls(ordered, by_id, parent, {k: tuple(v) for k, v in children.items()})
 
-    def active_path(self) -> list[Message]:
+    def active_path(self) -> list[M]:
         """The branch the conversation is on, oldest first."""
         if not self.by_id:
             return []
@@ -66,9 +68,9 @@ class Tree:
         newest = max(range(len(ids)), key=lambda i: (_touched(self.by_id[ids[i]]), i))
         return self.lineage(self.latest_leaf(ids[newest]))
 
-    def lineage(self, message_id: str | None) -> list[Message]:
+    def lineage(self, message_id: str | None) -> list[M]:
         """``message_id`` and the messages before it on its branch, oldest first (empty for None)."""
-        out: list[Message] = []
+        out: list[M] = []
         node = message_id
         while node is not None and node in self.by_id:
             out.append(self.by_id[node])
@@ -129,5 +131,5 @@ class Tree:
         return [message_id]
 
 
-def active_path(messages: Iterable[Message]) -> list[Message]:
+def active_path(messages: Iterable[M]) -> list[M]:
     return Tree.of(messages).active_path()

@@ -13,13 +13,14 @@ import dataclasses
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
-from ..context import ContextInspector, Inspection, message_tokens
+from ..context import ContextInspector, Countable, Inspection, message_tokens
+from ..domain import MessageRecord, Role, SessionRecord
 from ..pricing import Price
 from ..providers.errors import ProviderContext
 from ..providers.events import (
@@ -69,19 +70,19 @@ Placement = Fork | Regenerate | None  # None: a new turn at the end of the activ
 class Prepared:
     """What ``ChatService.prepare`` checked and found: everything a turn needs before anything is stored."""
 
-    session: dict[str, Any]
-    history: list[dict[str, Any]]  # the branch the request continues, oldest first
+    session: SessionRecord
+    history: list[MessageRecord]  # the branch the request continues, oldest first
     model: ModelInfo
     text: str
     parent: str | None  # the message the new user message (or, regenerating, the reply) follows
-    answering: dict[str, Any] | None = None  # regenerating: the stored user message answered again
+    answering: MessageRecord | None = None  # regenerating: the stored user message answered again
 
 
 @dataclass
 class ReplyStarted:
-    session: dict[str, Any]
-    user_message: dict[str, Any]  # the new user message, or the stored one a regenerated reply answers
-    reply: dict[str, Any]
+    session: SessionRecord
+    user_message: MessageRecord  # the new user message, or the stored one a regenerated reply answers
+    reply: MessageRecord
     model: ModelInfo
     price: Price | None
     inspection: Inspection
@@ -89,11 +90,17 @@ class ReplyStarted:
 
 @dataclass
 class ReplyFinished:
-    reply: dict[str, Any]  # the stored assistant message, final
+    reply: MessageRecord  # the stored assistant message, final
     error: str | None  # one-line message for error/interrupted/cancelled replies
 
 
 ChatEvent = ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ReplyFinished
+
+
+class _NewUserMessage(Countable):
+    """The user message of a new turn, before ``Store.begin_turn`` stores it."""
+
+    role: Role
 
 
 def session_title(text: str) -> str:
@@ -106,21 +113,21 @@ class ChatService:
         self.services = services
         self._streaming: set[str] = set()
         # session id -> the save of a cancelled reply
-        self.cancelled_replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.cancelled_replies: dict[str, asyncio.Future[MessageRecord]] = {}
         self.stop_reason: str | None = None  # why a cancelled stream was stopped, if not by the user (a signal)
 
     def is_streaming(self, session_id: str) -> bool:
         return session_id in self._streaming
 
-    async def cancelled_reply(self, session_id: str) -> dict[str, Any] | None:
+    async def cancelled_reply(self, session_id: str) -> MessageRecord | None:
         """The stored reply of the last cancelled stream in a session, once its save has finished."""
         task = self.cancelled_replies.pop(session_id, None)
         return await asyncio.shield(task) if task is not None else None
 
-    def history(self, session_id: str) -> list[dict[str, Any]]:
+    def history(self, session_id: str) -> list[MessageRecord]:
         return self.services.messages(session_id, live=session_id in self._streaming)
 
-    def _check_busy(self, session_id: str, messages: list[dict[str, Any]]) -> None:
+    def _check_busy(self, session_id: str, messages: Sequence[MessageRecord]) -> None:
         if session_id in self._streaming:
             raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
         last = messages[-1] if messages else None
@@ -154,21 +161,21 @@ class ChatService:
             )
         messages = self.history(session["id"]) if session else []
         tree = Tree.of(messages)
-        answering: dict[str, Any] | None = None
+        answering: MessageRecord | None = None
         parent: str | None
         if isinstance(place, Regenerate):
             found = tree.by_id.get(place.user_message_id)
             if found is None or found.get("role") != "user":
                 raise ConfigError("that message is not a user message of this session: nothing to regenerate")
-            answering, parent = dict(found), place.user_message_id
+            answering, parent = found.copy(), place.user_message_id
             text = str(found.get("content") or "")
-            history = [dict(m) for m in tree.lineage(tree.parent[place.user_message_id])]
+            history = [m.copy() for m in tree.lineage(tree.parent[place.user_message_id])]
         elif isinstance(place, Fork):
             if place.parent is not None and place.parent not in tree.by_id:
                 raise ConfigError("the message to continue from is not in this session any more")
-            parent, history = place.parent, [dict(m) for m in tree.lineage(place.parent)]
+            parent, history = place.parent, [m.copy() for m in tree.lineage(place.parent)]
         else:
-            history = [dict(m) for m in tree.active_path()]
+            history = [m.copy() for m in tree.active_path()]
             parent = str(history[-1]["id"]) if history else None
         if session:
             self._check_busy(session["id"], messages)
@@ -233,7 +240,9 @@ class ChatService:
             user_text=text,
         )
         encoding = encoding_for(info.provider, info.name)
-        new_user = None if prepared.answering is not None else {"role": "user", "content": text}
+        new_user: _NewUserMessage | None = (
+            None if prepared.answering is not None else {"role": "user", "content": text}
+        )
         if new_user is not None:
             message_tokens(new_user, encoding)
         now = time.time()
@@ -264,7 +273,8 @@ class ChatService:
             raise BusyError(
                 "another agentspace-tui process is streaming a reply in this session; wait for it"
             ) from None
-        user_msg = stored_user if stored_user is not None else (prepared.answering or {})
+        user_msg = stored_user if stored_user is not None else prepared.answering
+        assert user_msg is not None  # begin_turn stores a user message unless an existing one is answered again
         yield ReplyStarted(session, user_msg, reply, info, price, inspection)
 
         api_base = services.api_base(info.provider)
@@ -329,7 +339,7 @@ class ChatService:
         self.cancelled_replies.pop(sid, None)  # finished normally: no cancelled reply to hand out
         yield ReplyFinished(final, state.error)
 
-    async def _save(self, sid: str, finish: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    async def _save(self, sid: str, finish: Coroutine[Any, Any, MessageRecord]) -> MessageRecord:
         """Run the final save to its end even if the caller is cancelled (Esc, Ctrl-C, a signal) meanwhile;
         the cancellation is passed on once the reply and its usage are stored."""
         task = asyncio.ensure_future(finish)

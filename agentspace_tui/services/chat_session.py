@@ -11,11 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
 from ..context import ContextInspector, Inspection, failed_before_text
+from ..domain import Attachment, MessageRecord, SessionRecord, SessionUpdate
 from .branches import Tree
 from .chat import ChatEvent, ChatService, Fork, Placement, Regenerate, ReplyFinished, ReplyStarted
 from .core import Services
@@ -64,8 +65,8 @@ class ChatSession:
         services: Services,
         model: ModelInfo,
         *,
-        session: dict[str, Any] | None = None,
-        messages: list[dict[str, Any]] | None = None,
+        session: SessionRecord | None = None,
+        messages: list[MessageRecord] | None = None,
         chat: ChatService | None = None,
         inspector: ContextInspector | None = None,
     ) -> None:
@@ -74,9 +75,9 @@ class ChatSession:
         self.inspector = inspector or ContextInspector()
         self.model = model
         self.session = session
-        self._messages: list[dict[str, Any]] = list(messages or [])
-        self._tree: Tree | None = None
-        self._path: list[dict[str, Any]] | None = None
+        self._messages: list[MessageRecord] = list(messages or [])
+        self._tree: Tree[MessageRecord] | None = None
+        self._path: list[MessageRecord] | None = None
         self.streaming_reply_id: str | None = None  # the reply being streamed by this process, if any
 
     # -- opening ---------------------------------------------------------------------------------------------
@@ -109,44 +110,44 @@ class ChatSession:
         return None if self.session is None else str(self.session["id"])
 
     @property
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self) -> list[MessageRecord]:
         """Every stored message of the session, all branches, in the order they were stored."""
         return self._messages
 
     @property
-    def tree(self) -> Tree:
+    def tree(self) -> Tree[MessageRecord]:
         if self._tree is None:
             self._tree = Tree.of(self._messages)
         return self._tree
 
     @property
-    def path(self) -> list[dict[str, Any]]:
+    def path(self) -> list[MessageRecord]:
         """The branch the conversation is on: what is shown, and (minus hidden and failed turns) sent."""
         if self._path is None:
-            self._path = [dict(m) for m in self.tree.active_path()]
+            self._path = [m.copy() for m in self.tree.active_path()]
         return self._path
 
     def alternatives(self) -> dict[str, tuple[int, int]]:
         return self.tree.alternatives(self.path)
 
-    def history_for_request(self) -> list[dict[str, Any]]:
+    def history_for_request(self) -> list[MessageRecord]:
         """The branch without the reply still streaming (it is not part of the next request yet)."""
         return [m for m in self.path if m.get("id") != self.streaming_reply_id]
 
-    def message(self, message_id: str) -> dict[str, Any] | None:
+    def message(self, message_id: str) -> MessageRecord | None:
         found = self.tree.by_id.get(message_id)
-        return dict(found) if found is not None else None
+        return found.copy() if found is not None else None
 
-    def last_reply(self) -> dict[str, Any] | None:
+    def last_reply(self) -> MessageRecord | None:
         return next((m for m in reversed(self.path) if m.get("role") == "assistant"), None)
 
     @property
     def params(self) -> ModelParams:
-        return ModelParams.from_stored((self.session or {}).get("params"))
+        return ModelParams.from_stored(self.session.get("params") if self.session else None)
 
     @property
-    def attachments(self) -> list[dict[str, Any]]:
-        return list((self.session or {}).get("attachments") or [])
+    def attachments(self) -> list[Attachment]:
+        return list(self.session.get("attachments") or []) if self.session else []
 
     @property
     def system_prompt(self) -> str:
@@ -154,7 +155,7 @@ class ChatSession:
 
     @property
     def title(self) -> str:
-        return str((self.session or {}).get("title") or "New chat")
+        return str((self.session.get("title") if self.session else None) or "New chat")
 
     def inspect(self, draft: str = "") -> Inspection:
         return self.services.inspect(
@@ -162,18 +163,18 @@ class ChatSession:
             max_output_tokens=self.params.max_tokens,
         )
 
-    def _set_messages(self, messages: list[dict[str, Any]]) -> None:
+    def _set_messages(self, messages: list[MessageRecord]) -> None:
         self._messages, self._tree, self._path = messages, None, None
 
-    def _put(self, message: Mapping[str, Any]) -> None:
+    def _put(self, message: MessageRecord) -> None:
         """Add or replace one message in the snapshot."""
         messages = list(self._messages)
         for i, stored in enumerate(messages):
             if stored.get("id") == message.get("id"):
-                messages[i] = dict(message)
+                messages[i] = message.copy()
                 break
         else:
-            messages.append(dict(message))
+            messages.append(message.copy())
         self._set_messages(messages)
 
     # -- sending ---------------------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ class ChatSession:
         finally:
             self.streaming_reply_id = None
 
-    def last_user_message(self) -> dict[str, Any] | None:
+    def last_user_message(self) -> MessageRecord | None:
         return next((m for m in reversed(self.path) if m.get("role") == "user"), None)
 
     def regenerate_target(self, message_id: str | None = None) -> Regenerate:
@@ -268,12 +269,12 @@ class ChatSession:
         return len(ids)
 
     # -- settings of the session (blocking) ------------------------------------------------------------------
-    def _ensure_session(self, title: str = "New chat") -> dict[str, Any]:
+    def _ensure_session(self, title: str = "New chat") -> SessionRecord:
         if self.session is None:
             self.session = self.services.store.create_session(title=title, model=self.model.id)
         return self.session
 
-    def _update(self, **fields: Any) -> dict[str, Any]:
+    def _update(self, **fields: Unpack[SessionUpdate]) -> SessionRecord:
         session = self._ensure_session()
         self.session = self.services.store.update_session(session["id"], **fields)
         return self.session

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from ..catalog.providers import ProviderSpec, ProviderStatus
 from ..config import keys as keystore
 from ..config import paths
 from ..config.settings import ConfigError, Settings, load_settings
-from ..context import ContextInspector, Inspection, message_tokens
-from ..domain import PriceOverride
+from ..context import ContextInspector, Countable, Inspection, message_tokens
+from ..domain import MessageRecord, MessageUpdate, PriceOverride, SessionRecord
 from ..pricing import PRICE_SOURCES, Price, Usage, reply_cost_with_source, resolve_price
 from ..storage import Store
 from ..tokens import MESSAGE_OVERHEAD, encoding_for, is_exact
@@ -66,7 +66,7 @@ def estimate_reply_usage(
     """A reply's usage counted locally, for when the provider reported none (cancelled, cut off, killed): it
     still billed what it generated. Returns (the reply's own token counts as stored with it: encoding -> tokens,
     the usage)."""
-    counted: dict[str, Any] = {"content": content}
+    counted: Countable = {"content": content}
     output = max(0, message_tokens(counted, encoding) - MESSAGE_OVERHEAD)
     thought = max(0, message_tokens({"content": reasoning}, encoding) - MESSAGE_OVERHEAD) if reasoning else 0
     return counted["tokens"], Usage(input_tokens=input_tokens, output_tokens=output + thought, reasoning_tokens=thought)
@@ -91,8 +91,8 @@ class ReplyCloser:
             return is_stale_stream(reply)
         return writer_dead(reply)
 
-    def interrupted(self, reply: Mapping[str, Any]) -> dict[str, Any]:
-        fields: dict[str, Any] = {"status": "interrupted", "error": INTERRUPTED}
+    def interrupted(self, reply: Mapping[str, Any]) -> MessageUpdate:
+        fields: MessageUpdate = {"status": "interrupted", "error": INTERRUPTED}
         content, reasoning = reply.get("content") or "", reply.get("reasoning") or ""
         if reply.get("usage") is not None or not (content or reasoning):
             return fields
@@ -102,10 +102,10 @@ class ReplyCloser:
             int(estimate) if isinstance(estimate, int | float) else 0,
         )
         cost, cost_source = reply_cost_with_source(_snapshot_price(reply.get("prices")), usage)
-        fields.update(
-            usage=usage.as_dict(), usage_source="estimated", usage_estimated=True, cost=cost, cost_source=cost_source,
-            tokens=tokens,
-        )
+        fields.update({
+            "usage": usage.as_dict(), "usage_source": "estimated", "usage_estimated": True, "cost": cost,
+            "cost_source": cost_source, "tokens": tokens,
+        })
         return fields
 
     def _encoding(self, model_id: str) -> str:
@@ -196,7 +196,7 @@ class Services:
         self._key_cache.clear()
 
     def key_configured(self, provider: str) -> bool:
-        return self.key_for(provider).source != "none"
+        return self.key_for(provider).kind != "none"
 
     def provider_statuses(self) -> list[ProviderStatus]:
         out = []
@@ -244,13 +244,13 @@ class Services:
         ]
 
     # -- sessions -------------------------------------------------------------------------------------
-    def session(self, session_id: str) -> dict[str, Any]:
+    def session(self, session_id: str) -> SessionRecord:
         found = self.store.get_session(session_id)
         if found is None:
             raise NotFoundError(f"no session {session_id!r}; see `agentspace-tui sessions list`")
         return found
 
-    def messages(self, session_id: str, *, live: bool = False) -> list[dict[str, Any]]:
+    def messages(self, session_id: str, *, live: bool = False) -> list[MessageRecord]:
         """A session's messages; replies left "streaming" by a killed process are marked interrupted and their
         estimated usage counted, once (see ``ReplyCloser``; only in memory when the store is read-only).
         ``live``: as stored, for the process that is streaming into the session."""
@@ -258,7 +258,7 @@ class Services:
             return self.store.get_messages(session_id)
         return self.store.settle_replies(session_id)
 
-    def latest_session(self) -> dict[str, Any] | None:
+    def latest_session(self) -> SessionRecord | None:
         return self.store.latest_session()
 
     def session_model(self, session: Mapping[str, Any] | None) -> ModelInfo:
@@ -272,7 +272,7 @@ class Services:
     def inspect(
         self,
         session: Mapping[str, Any] | None,
-        history: list[dict[str, Any]],
+        history: Sequence[MessageRecord],
         info: ModelInfo,
         draft: str = "",
         inspector: ContextInspector | None = None,

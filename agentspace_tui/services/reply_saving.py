@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog.models import ModelInfo
+from ..domain import MessageRecord, MessageStatus, MessageUpdate, UsageSource
 from ..pricing import Price, Usage, reply_cost_with_source
 from ..storage import StorageError, Store
 from ..text_safety import SurrogateJoiner
@@ -33,9 +34,9 @@ class ReplyState:
     received: int = 0  # characters so far (checkpoints skip when nothing new arrived)
     first_token: float | None = None
     usage: Usage | None = None
-    usage_source: str = "provider"
+    usage_source: UsageSource = "provider"
     provider_cost: float | None = None
-    status: str = "complete"
+    status: MessageStatus = "complete"
     finish_reason: str = "stop"
     error: str | None = None
 
@@ -67,7 +68,7 @@ async def checkpoint_while_streaming(
         if state.received == saved:
             if time.monotonic() - saved_at < HEARTBEAT_INTERVAL:
                 continue
-            fields: dict[str, Any] = {"checkpoint_at": time.time()}
+            fields: MessageUpdate = {"checkpoint_at": time.time()}
         else:
             fields = {"content": "".join(state.parts), "reasoning": "".join(state.reasoning) or None,
                       "checkpoint_at": time.time()}
@@ -79,9 +80,9 @@ async def checkpoint_while_streaming(
 
 
 async def finish_reply(
-    store: Store, sid: str, reply: dict[str, Any], info: ModelInfo, price: Price | None, encoding: str,
+    store: Store, sid: str, reply: MessageRecord, info: ModelInfo, price: Price | None, encoding: str,
     input_estimate: int, state: ReplyState, checkpoints: asyncio.Future[None], stop_checkpoints: asyncio.Event,
-) -> dict[str, Any]:
+) -> MessageRecord:
     """The final save, however the stream ended: text, status, usage (estimated here when the provider sent
     none), cost and timings on the reply, and its usage in the ledger. Returns the stored reply."""
     # let a checkpoint already being written land first, so it cannot overwrite the final save
@@ -96,7 +97,7 @@ async def finish_reply(
         # cancelled or cut off before the provider reported usage: record our estimate, flagged as such
         usage, usage_source = estimate, "estimated"
     cost, cost_source = reply_cost_with_source(price, usage, state.provider_cost)
-    fields = {
+    fields: MessageUpdate = {
         "content": content,
         "reasoning": reasoning or None,
         "tool_calls": state.tool_calls or None,

@@ -83,7 +83,7 @@ class AccountingMixin(StoreFiles):
         *,
         updates: Mapping[str, Mapping[str, Any]] | None = None,
         charges: Iterable[Charge] = (),
-        new: Iterable[dict[str, Any]] = (),
+        new: Iterable[Mapping[str, Any]] = (),
         index: Mapping[str, Any] | None = None,
         op: str | None = None,
     ) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from ..domain import MessageUpdate
 from .usage import TOKEN_KEYS
 
 _NUMBERS = (int, float)
@@ -61,7 +62,7 @@ class ReplyPolicy(Protocol):
         on reads, so it must be cheap and may err towards True (that only costs reading the session file)."""
         ...
 
-    def interrupted(self, reply: Mapping[str, Any]) -> dict[str, Any]:
+    def interrupted(self, reply: Mapping[str, Any]) -> MessageUpdate:
         """Fields that close a reply left "streaming" by a dead writer: status, error, and when it has text but
         no usage, an estimated usage (usage, usage_source, cost, ...) that is then charged once."""
         ...

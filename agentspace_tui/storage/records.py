@@ -1,5 +1,8 @@
-"""Shapes of stored records and the plain dicts handed to callers (described by domain.MessageRecord and
-domain.SessionRecord; handed out as dict[str, Any] until every caller is typed against those)."""
+"""Shapes of stored records and the plain dicts handed to callers, typed as domain.MessageRecord and
+domain.SessionRecord.
+
+Rows read from disk are JSON of whatever shape the file holds; ``message_copy`` and ``public_session`` are the
+trust boundary where they are declared to be records (a cast each: TypedDicts are plain dicts at runtime)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from ..domain import Attachment, Role
+from ..domain import Attachment, MessageRecord, Role, SessionRecord
 from . import usage as usage_math
 
 ID_RE = re.compile(r"[0-9a-f]{4,64}")
@@ -74,7 +77,8 @@ def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: clone(record.get(k)) for k in keys}
 
 
-def public_session(record: Mapping[str, Any], attachments: list[Attachment] | None = None) -> dict[str, Any]:
+def public_session(record: Mapping[str, Any], attachments: list[Attachment] | None = None) -> SessionRecord:
+    """What callers see of an index record: its usage summarized per model, with totals."""
     out: dict[str, Any] = {k: clone(v) for k, v in record.items() if k not in INTERNAL_FIELDS}
     summary = usage_math.summarize((record.get("usage") or {}).items())
     out["usage"] = summary["per_model"]
@@ -83,14 +87,19 @@ def public_session(record: Mapping[str, Any], attachments: list[Attachment] | No
     out["estimated"] = summary["total"]["estimated"]  # replies whose usage we counted ourselves
     out["attachments"] = clone(attachments if attachments is not None else record.get("attachments") or [])
     out.setdefault("messages", 0)
-    return out
+    return cast(SessionRecord, out)  # trust boundary: an index record as written by index_record
+
+
+def message_copy(row: Mapping[str, Any]) -> MessageRecord:
+    """A copy of a stored message row, for a caller."""
+    return cast(MessageRecord, clone(dict(row)))  # trust boundary: a row as written by new_message
 
 
 def next_doc_id(rows: Mapping[str, Any]) -> int:
     return max(map(int, rows), default=0) + 1
 
 
-def new_message(message: Mapping[str, Any], default_time: float | None = None) -> dict[str, Any]:
+def new_message(message: Mapping[str, Any], default_time: float | None = None) -> MessageRecord:
     """A message as stored: id, session_id, role, content, created_at first, then the caller's other fields."""
     if not isinstance(message, Mapping):
         raise TypeError("a message must be a dict")
@@ -107,4 +116,4 @@ def new_message(message: Mapping[str, Any], default_time: float | None = None) -
         "content": extra.pop("content", ""),
         "created_at": created,
     }
-    return {**msg, **extra}
+    return cast(MessageRecord, {**msg, **extra})  # the role is checked above; the other fields are the caller's

@@ -10,11 +10,12 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Unpack
 
 from tinydb.table import Document
 
+from ..domain import MessageRecord, MessageUpdate, SessionRecord, SessionUpdate
 from .atomic import SCHEMA_VERSION, parse_tables
 from .charges import is_open
 from .errors import StorageError
@@ -27,6 +28,7 @@ from .records import (
     check_attachments,
     clone,
     index_record,
+    message_copy,
     new_id,
     new_message,
     next_doc_id,
@@ -42,7 +44,7 @@ class Store(TurnsMixin, PreferencesMixin):
     # -- sessions ----------------------------------------------------------------------------------------
     def create_session(
         self, *, title: str | None = None, model: str | None = None, system_prompt: str | None = None
-    ) -> dict[str, Any]:
+    ) -> SessionRecord:
         now = time.time()
         with self._writing(self._index):
             rows = self._rows(self._index, "sessions")
@@ -67,7 +69,7 @@ class Store(TurnsMixin, PreferencesMixin):
             self._write_session_meta(self._session_db(session_id), session)
         return public_session(record, attachments=[])
 
-    def get_session(self, session_id: str) -> dict[str, Any] | None:
+    def get_session(self, session_id: str) -> SessionRecord | None:
         """The session by id or unique id prefix (>= 4 chars), with attachment contents; else None."""
         self._heal()
         with self._reading():
@@ -78,20 +80,20 @@ class Store(TurnsMixin, PreferencesMixin):
             meta = self._session_meta(self._session_db(record["id"])) or {}
             return public_session(record, attachments=meta.get("attachments"))
 
-    def list_sessions(self) -> list[dict[str, Any]]:
+    def list_sessions(self) -> list[SessionRecord]:
         """Newest updated first. Attachments are listed without their contents (see ``get_session``)."""
         self._heal()
         with self._reading():  # copies are made under the lock: another thread may be updating the records
             records = sorted(self._rows(self._index, "sessions").values(), key=_recency, reverse=True)
             return [public_session(r) for r in records]
 
-    def latest_session(self) -> dict[str, Any] | None:
+    def latest_session(self) -> SessionRecord | None:
         with self._reading():
             records = self._rows(self._index, "sessions").values()
             latest = max(records, key=_recency, default=None)
             return None if latest is None else self.get_session(latest["id"])
 
-    def update_session(self, session_id: str, **fields: Any) -> dict[str, Any]:
+    def update_session(self, session_id: str, **fields: Unpack[SessionUpdate]) -> SessionRecord:
         """Change title, model, system_prompt and/or attachments. Does not bump ``updated_at``."""
         unknown = set(fields) - SESSION_FIELDS
         if unknown:
@@ -125,7 +127,7 @@ class Store(TurnsMixin, PreferencesMixin):
                 self._sync_dir(folder)
         return True
 
-    def search_sessions(self, text: str) -> list[dict[str, Any]]:
+    def search_sessions(self, text: str) -> list[SessionRecord]:
         """Sessions whose title or any message content contains ``text`` (case-insensitive), newest first."""
         needle = text.casefold()
         with self._reading():
@@ -155,7 +157,7 @@ class Store(TurnsMixin, PreferencesMixin):
         )
 
     # -- messages ----------------------------------------------------------------------------------------
-    def append_message(self, session_id: str, message: Mapping[str, Any]) -> dict[str, Any]:
+    def append_message(self, session_id: str, message: Mapping[str, Any]) -> MessageRecord:
         """Store a message (assigning id and created_at if missing); bumps the session's updated_at/count."""
         msg = new_message(message)
         with self._writing(self._index):
@@ -172,7 +174,7 @@ class Store(TurnsMixin, PreferencesMixin):
             self._table(self._index, "sessions").update(bump, doc_ids=[doc_id])
         return clone(msg)
 
-    def update_message(self, session_id: str, message_id: str, **fields: Any) -> dict[str, Any]:
+    def update_message(self, session_id: str, message_id: str, **fields: Unpack[MessageUpdate]) -> MessageRecord:
         """Set fields of a stored message (e.g. checkpoint a streaming reply); returns the whole message."""
         if {"id", "session_id"} & set(fields):
             raise ValueError("a message's id and session_id cannot change")
@@ -196,17 +198,17 @@ class Store(TurnsMixin, PreferencesMixin):
             updated = self._rows(db, "messages")[key]
             if marked and not is_open(updated):  # the reply ended with nothing left to count
                 self._table(self._index, "sessions").update({"open_reply": None}, doc_ids=[doc_id])
-            return clone(updated)
+            return message_copy(updated)
 
-    def get_messages(self, session_id: str) -> list[dict[str, Any]]:
+    def get_messages(self, session_id: str) -> list[MessageRecord]:
         """All messages of the session, in insertion order."""
         with self._reading():
             _, record = self._require(session_id)
             rows = self._rows(self._session_db(record["id"]), "messages")
-            return [clone(rows[k]) for k in sorted(rows, key=int)]
+            return [message_copy(rows[k]) for k in sorted(rows, key=int)]
 
     # -- bulk --------------------------------------------------------------------------------------------
-    def bulk_import(self, session: Mapping[str, Any], messages: list[Mapping[str, Any]]) -> dict[str, Any]:
+    def bulk_import(self, session: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> SessionRecord:
         """Create a session with all its messages in two file writes (imports, benchmarks).
 
         ``session`` may carry id, title, model, system_prompt, attachments, created_at, updated_at, usage

@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..domain import MessageRecord
 from .accounting import AccountingMixin
 from .charges import Charge, charge_of, is_open
 from .errors import SessionBusy, StorageError
-from .records import clone, new_message
+from .records import clone, message_copy, new_message
 
 
 def _streaming(message: Mapping[str, Any]) -> bool:
@@ -29,8 +30,8 @@ class TurnsMixin(AccountingMixin):
         placeholder: Mapping[str, Any],
         *,
         parent: str | None = None,
-        is_busy: Callable[[dict[str, Any]], bool] = _streaming,
-    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        is_busy: Callable[[MessageRecord], bool] = _streaming,
+    ) -> tuple[MessageRecord | None, MessageRecord]:
         """Append a user message and the reply placeholder that will stream its answer, as one step across
         processes: under the data-dir lock, refuse with ``SessionBusy`` when ``is_busy(last message)`` (a copy);
         else append both in one write of the session file (and one of the index).
@@ -61,7 +62,7 @@ class TurnsMixin(AccountingMixin):
                     updates[last["id"]] = fields
                     charges += [charge] if charge else []
                     last = {**last, **fields}
-                if is_busy(clone(last)):
+                if is_busy(message_copy(last)):
                     raise SessionBusy("the last reply of this session is still being written")
             reply["session_id"] = record["id"]
             if user is not None:
@@ -78,7 +79,7 @@ class TurnsMixin(AccountingMixin):
             )
         return (clone(user) if user is not None else None), clone(reply)
 
-    def settle_replies(self, session_id: str) -> list[dict[str, Any]]:
+    def settle_replies(self, session_id: str) -> list[MessageRecord]:
         """The session's messages (as ``get_messages``), after closing every open reply whose writer is gone (per
         ``reply_policy``): a streaming one is marked interrupted, and a reply's usage is counted exactly once,
         even when several processes find it at the same moment (checked and changed under the lock).
@@ -95,19 +96,19 @@ class TurnsMixin(AccountingMixin):
                 self._roll_forward()
                 self._settle_locked(session_id)
         except StorageError:
+            closed: list[MessageRecord] = []
             for msg in messages:
                 settled = self._settlement(msg)
-                if settled is not None:
-                    msg.update(settled[0])
-            return messages
+                closed.append(msg if settled is None else message_copy({**msg, **settled[0]}))
+            return closed
         return self._messages_of(session_id)
 
     # -- internals ---------------------------------------------------------------------------------------------
-    def _messages_of(self, session_id: str) -> list[dict[str, Any]]:
+    def _messages_of(self, session_id: str) -> list[MessageRecord]:
         with self._reading():
             _, record = self._require(session_id)
             rows = self._rows(self._session_db(record["id"]), "messages")
-            return [clone(rows[k]) for k in sorted(rows, key=int)]
+            return [message_copy(rows[k]) for k in sorted(rows, key=int)]
 
     def _settlement(self, message: Mapping[str, Any]) -> tuple[dict[str, Any], Charge | None] | None:
         """(fields to set, what to count) to close ``message`` if it is open and its writer gone; else None."""

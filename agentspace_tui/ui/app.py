@@ -63,8 +63,8 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
         Binding("escape", "cancel", "Cancel", id="cancel"),
         Binding("escape", "focus_prompt", "Prompt", show=False),
         Binding("f5", "retry", "Retry", id="retry", show=False),
-        Binding("ctrl+e", "regenerate", "Regenerate", id="regenerate", show=False),
-        Binding("f6", "params", "Parameters", id="params", show=False),
+        Binding("f4", "regenerate", "Regenerate", id="regenerate", show=False),  # Ctrl+E: end of line in the prompt
+        Binding("f2", "params", "Parameters", id="params", show=False),  # F6, F7: the prompt selects text
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", show=False),
         Binding("ctrl+g", "copy_code", "Copy code", id="copy_code", show=False),
         # shown only while the conversation has a reply with thinking (see check_action)
@@ -153,7 +153,8 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
                 session = services.session(self._start_session)
             elif self._continue:
                 session = services.latest_session()
-            model_id = self._start_model or (session or {}).get("model") or _remembered_model(services, prefs)
+            stored_model = session.get("model") if session else None
+            model_id = self._start_model or stored_model or _remembered_model(services, prefs)
             model = services.resolve_model(model_id or services.settings.default_model)
         except (ConfigError, NotFoundError) as exc:  # the session opens with the default model
             error = str(exc)

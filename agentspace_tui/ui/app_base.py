@@ -21,7 +21,7 @@ from .messages import InspectionReady, UsageRefreshed
 from .widgets.conversation import NoticeBlock, ReplyBlock
 
 if TYPE_CHECKING:  # the core loads in the startup worker, after the first paint
-    from ..services.api import Inspection, ModelInfo
+    from ..services.api import Inspection, MessageRecord, ModelInfo, SessionRecord
     from ..services.chat import ChatService
     from ..services.chat_session import ChatSession
     from ..services.core import Services
@@ -63,11 +63,11 @@ class AppBase(App[int]):
         return _set_up(self.conversation, "the conversation")
 
     @property
-    def session(self) -> dict | None:
+    def session(self) -> SessionRecord | None:
         return self.conversation.session if self.conversation else None
 
     @property
-    def history(self) -> list[dict]:
+    def history(self) -> list[MessageRecord]:
         """The messages of the branch on screen."""
         return self.conversation.path if self.conversation else []
 
@@ -102,7 +102,7 @@ class AppBase(App[int]):
     def run_slash_command(self, line: str) -> None:
         raise NotImplementedError  # SessionFlow
 
-    def open_switcher(self, chosen: Callable[[str], None], purpose: str = "") -> None:
+    def open_switcher(self, chosen: Callable[[str], None], heading: str = "Model for the next request") -> None:
         raise NotImplementedError  # SessionFlow
 
     def set_model(self, model_id: str) -> bool:
@@ -166,7 +166,14 @@ class AppBase(App[int]):
     def show_conversation(self) -> None:
         """Rebuild the conversation view from the open conversation's branch (opening, branching)."""
         conversation = self.chat_session
-        self.main_screen.conversation.show_messages(conversation.path, conversation.alternatives())
+        view = self.main_screen.conversation
+        focused = view.focused_message()
+        blocks = view.message_blocks()
+        from_end = len(blocks) - blocks.index(focused) if focused in blocks else None
+        shown = view.show_messages(conversation.path, conversation.alternatives())
+        if from_end is not None and shown:  # paging alternatives or hiding keeps the focus at the same place
+            target = shown[max(0, len(shown) - from_end)]
+            view.call_after_refresh(lambda: view.focus_message(target))
         self.refresh_all()
 
     def refresh_all(self) -> None:

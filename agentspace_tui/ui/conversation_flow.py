@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 
@@ -18,8 +19,10 @@ from .widgets.message_block import MessageBlock
 from .widgets.prompt import PromptInput
 
 if TYPE_CHECKING:
-    from ..services.chat import Placement
-    from ..services.chat_session import ChatSession
+    from collections.abc import Callable
+
+    from ..services.chat import Placement, Regenerate, ReplyStarted
+    from ..services.chat_session import ChatSession, Outcome
 
 IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
 
@@ -30,6 +33,7 @@ class ConversationFlow(AppBase):
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
         self._oversize_confirmed: str | None = None  # a draft sent although it cannot fit: warned about once
         self._editing: str | None = None  # the user message being edited: the next send forks there
+        self._refocus_at: int | None = None  # after a branch change from a focused message: its place in the branch
 
     # -- sending ---------------------------------------------------------------------------------------------
     @on(PromptInput.Submitted)
@@ -53,6 +57,8 @@ class ConversationFlow(AppBase):
         if not retry and self._too_big_to_send(text):
             return
         place: Placement = None
+        if self._editing is not None and self.chat_session.message(self._editing) is None:
+            self._editing = None  # begun in a conversation no longer open (Ctrl+N, another session): a new message
         if self._editing is not None:
             place = self._edit_place(self._editing)
             if place is None:
@@ -106,7 +112,7 @@ class ConversationFlow(AppBase):
         alternative. ``model_id``: ask another model (the new reply records its own model and price)."""
         self._answer_again(lambda c: c.regenerate_target(message_id), model_id)
 
-    def _answer_again(self, target, model_id: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def _answer_again(self, target: Callable[[ChatSession], Regenerate], model_id: str | None = None) -> None:
         from ..services.api import ConfigError
 
         if not self._can_send():
@@ -172,11 +178,16 @@ class ConversationFlow(AppBase):
             gc_policy.streaming_finished()
             self.set_timer(IDLE_GC_DELAY, self._collect_when_idle)
 
-    def _reply_started(self, conversation: ChatSession, event, view: ConversationView, redraw: bool) -> ReplyBlock:  # type: ignore[no-untyped-def]
+    def _reply_started(
+        self, conversation: ChatSession, event: ReplyStarted, view: ConversationView, redraw: bool
+    ) -> ReplyBlock:
         if redraw:  # a new branch: the view shows it from the top, with the reply streaming at the end
+            keep_focus = isinstance(self.main_screen.focused, MessageBlock)  # r on a message: stay on the new one
             view.show_messages(conversation.path[:-1], conversation.alternatives())
             block = ReplyBlock(event.reply, streaming=True)
             view.add(block)
+            if keep_focus:
+                view.focus_message(block)
         else:
             block = ReplyBlock(event.reply, streaming=True)
             view.add(UserBlock(event.user_message), block)
@@ -185,7 +196,7 @@ class ConversationFlow(AppBase):
         self.refresh_inspector()
         return block
 
-    def _reply_done(self, block: ReplyBlock, reply: dict) -> None:
+    def _reply_done(self, block: ReplyBlock, reply: Mapping[str, Any]) -> None:
         block.alternative = self.chat_session.alternatives().get(str(reply.get("id")))  # shown by finish
         block.finish(reply)
         self.current_reply = None
@@ -219,33 +230,48 @@ class ConversationFlow(AppBase):
         if action == "regenerate":
             self.action_regenerate(message_id)
         elif action == "retry_other":
-            self.open_switcher(lambda model_id: self.action_regenerate(message_id, model_id), "retry with")
+            self.open_switcher(lambda model_id: self.action_regenerate(message_id, model_id),
+                               "Answer again with another model (the current reply is kept)")
         elif action == "edit":
             self._begin_edit(message_id)
         elif action in ("delete", "restore"):
-            self._branch_change(lambda c: _hide(c, message_id, action == "delete"))
+            self._branch_change(lambda c: _hide(c, message_id, action == "delete"), message_id)
         elif action in ("previous_alternative", "next_alternative"):
             step = -1 if action == "previous_alternative" else 1
-            self._branch_change(lambda c: _choose(c, message_id, step))
+            self._branch_change(lambda c: _choose(c, message_id, step), message_id)
 
     def _begin_edit(self, message_id: str) -> None:
         message = self.conversation.message(message_id) if self.conversation else None
         if message is None or message.get("role") != "user":
             return
         prompt = self.main_screen.prompt
+        kept = bool(prompt.text.strip())
+        prompt.remember()  # a draft being typed is not lost: Up in the prompt brings it back
         prompt.set_draft(str(message.get("content") or ""))
         prompt.focus()
         self._editing = message_id
         self.notice("editing an earlier message: Enter sends it as a new branch (the old one is kept; "
-                    "[ and ] on the message page between them); Esc in the prompt keeps the conversation as is")
+                    "[ and ] on the message page between them); Esc in the prompt keeps the conversation as is"
+                    + ("; the draft you were typing is in the input history (Up)" if kept else ""))
 
-    def _branch_change(self, change) -> None:  # type: ignore[no-untyped-def]
+    def _branch_change(self, change: Callable[[ChatSession], Outcome], message_id: str) -> None:
         if self.refuse_while_streaming() or self.conversation is None:
             return
+        ids = [str(m.get("id")) for m in self.conversation.path]
+        self._refocus_at = ids.index(message_id) if message_id in ids else None
         self._change_in_worker(self.conversation, change)
 
+    def show_conversation(self) -> None:
+        super().show_conversation()
+        at, self._refocus_at = self._refocus_at, None
+        view, focused = self.main_screen.conversation, self.main_screen.focused
+        # the focused message's block was replaced: focus its successor at the same place (unless the user
+        # has gone to the prompt meanwhile)
+        if at is not None and (focused is None or focused is view or isinstance(focused, MessageBlock)):
+            view.focus_at(at)
+
     @work(thread=True, group="branch", exclusive=True, exit_on_error=False, description="change branch")
-    def _change_in_worker(self, conversation: ChatSession, change) -> None:  # type: ignore[no-untyped-def]
+    def _change_in_worker(self, conversation: ChatSession, change: Callable[[ChatSession], Outcome]) -> None:
         self.post_message(ConversationChanged(conversation, change(conversation), redraw=True))
 
     # -- copies ----------------------------------------------------------------------------------------------
@@ -269,7 +295,7 @@ class ConversationFlow(AppBase):
         self.notify("no code block in the replies yet", severity="warning")
 
 
-def _hide(conversation: ChatSession, message_id: str, hidden: bool):  # type: ignore[no-untyped-def]
+def _hide(conversation: ChatSession, message_id: str, hidden: bool) -> Outcome:
     from ..services.chat_session import Outcome
 
     count = conversation.set_hidden(message_id, hidden)
@@ -279,7 +305,7 @@ def _hide(conversation: ChatSession, message_id: str, hidden: bool):  # type: ig
     return Outcome(f"{count} message(s) back in the context")
 
 
-def _choose(conversation: ChatSession, message_id: str, step: int):  # type: ignore[no-untyped-def]
+def _choose(conversation: ChatSession, message_id: str, step: int) -> Outcome:
     from ..services.chat_session import Outcome
 
     chosen = conversation.choose_alternative(message_id, step)

@@ -35,8 +35,8 @@ def bound_keys(bindings: Iterable[Binding | tuple[str, ...]], keymap: Mapping[st
     """Binding id -> the keys it answers to now (``keymap`` from config.toml replaces the defaults)."""
     keys: dict[str, list[str]] = {}
     for binding in bindings:
-        if isinstance(binding, Binding) and binding.id:
-            keys.setdefault(binding.id, []).append(binding.key)
+        if isinstance(binding, Binding) and binding.id:  # "ctrl+up,alt+up" is one binding with two keys
+            keys.setdefault(binding.id, []).extend(k.strip() for k in binding.key.split(","))
     for binding_id, remapped in keymap.items():
         keys[binding_id] = remapped.split(",")
     return keys

@@ -121,7 +121,7 @@ class SessionFlow(AppBase):
     def action_switch_model(self) -> None:
         self.open_switcher(self._model_chosen)
 
-    def open_switcher(self, chosen: Callable[[str], None], purpose: str = "") -> None:
+    def open_switcher(self, chosen: Callable[[str], None], heading: str = "Model for the next request") -> None:
         if not self.ready:
             return
         from .screens.model_switcher import ModelSwitcherScreen
@@ -134,7 +134,7 @@ class SessionFlow(AppBase):
                 chosen(model_id)
 
         self.push_screen(
-            ModelSwitcherScreen(self.core_services.model_choices(), estimate, conversation.model.id), done
+            ModelSwitcherScreen(self.core_services.model_choices(), estimate, conversation.model.id, heading), done
         )
 
     def _estimator(self, draft: str) -> Callable[[ModelChoice], tuple[float | None, float | None, int]]:

@@ -63,7 +63,7 @@ class SetupFlow(AppBase):
             return
         models = services.catalog.discover_ollama(timeout=1.0)
         model = self.model
-        chosen = self._start_model is not None or (self.session or {}).get("model") is not None
+        chosen = self._start_model is not None or (self.session.get("model") if self.session else None) is not None
         if not models:
             self.post_message(NoKeys(None, model))
         elif model is not None and not chosen and not services.key_configured(model.provider):

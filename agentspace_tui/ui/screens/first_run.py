@@ -15,6 +15,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -105,7 +106,22 @@ class KeyInput(Input):
 
 
 class KeysScreen(ModalScreen[bool]):
-    """Providers and keys. Dismisses True on Continue (a provider is usable), False on Escape."""
+    """Providers and keys. Dismisses True on Continue (a provider is usable), False on Escape.
+
+    Keyring reads and writes run in thread workers, which report with ``Checked`` and ``KeyStored``."""
+
+    @dataclass
+    class Checked(Message):
+        rows: list[ProviderRow]
+        keyring_ok: bool
+        reason: str
+        message: str | None
+        highlight: str | None
+
+    @dataclass
+    class KeyStored(Message):
+        message: str
+        ok: bool
 
     CSS_PATH = "first_run.tcss"
     BINDINGS = [
@@ -159,11 +175,11 @@ class KeysScreen(ModalScreen[bool]):
         services.forget_keys()
         ok, reason = keystore.keyring_available()
         rows = provider_rows(services, services.provider_statuses())
-        self.app.call_from_thread(self._show_rows, rows, ok, reason, message, highlight)
+        self.post_message(self.Checked(rows, ok, reason, message, highlight))
 
-    def _show_rows(
-        self, rows: list[ProviderRow], keyring_ok: bool, reason: str, message: str | None, highlight: str | None
-    ) -> None:
+    def on_keys_screen_checked(self, checked: KeysScreen.Checked) -> None:
+        rows, keyring_ok, reason = checked.rows, checked.keyring_ok, checked.reason
+        message, highlight = checked.message, checked.highlight
         self.loaded = True
         self.keyring_ok = keyring_ok
         option_list = self.query_one(ProviderList)
@@ -268,20 +284,20 @@ class KeysScreen(ModalScreen[bool]):
                 self.services.use_key_for_session(name, value)
                 done = f"Using the {spec.label} key for this session only (in memory, never written)."
         except keystore.KeyStoreError as exc:
-            self.app.call_from_thread(self._store_failed, str(exc))
+            self.post_message(self.KeyStored(str(exc), ok=False))
             return
         finally:
             del value
         self.services.forget_keys()
-        self.app.call_from_thread(self._stored, done)
+        self.post_message(self.KeyStored(done, ok=True))
 
-    def _store_failed(self, message: str) -> None:
+    def on_keys_screen_key_stored(self, stored: KeysScreen.KeyStored) -> None:
         self.busy = False
-        self._set_message(message, error=True)
+        if not stored.ok:
+            self._set_message(stored.message, error=True)
+        else:
+            self._check(discover=False, message=stored.message, highlight=CONTINUE_ID)
 
-    def _stored(self, message: str) -> None:
-        self.busy = False
-        self._check(discover=False, message=message, highlight=CONTINUE_ID)
 
     # -- leaving ----------------------------------------------------------------------------------------------
     def action_recheck(self) -> None:

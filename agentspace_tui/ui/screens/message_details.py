@@ -7,6 +7,10 @@ billed at, timings and the parameters of the request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,10 +33,13 @@ def _price(value: object) -> str:
     return f"${value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else "unknown"
 
 
-def token_line(message: dict) -> str | None:
+def token_line(message: Mapping[str, Any]) -> str | None:
     usage = message.get("usage") or {}
     if not usage:
-        tokens = message.get("tokens")  # a user message: our count of it
+        tokens = message.get("tokens")  # a user message: our counts of it, per tokenizer
+        if isinstance(tokens, dict) and tokens:
+            return " · ".join(f"{count:,} ({encoding})" for encoding, count in tokens.items()
+                              if isinstance(count, int)) + " (counted here)"
         return f"{tokens:,} (counted here)" if isinstance(tokens, int) else None
     parts = [f"{_number(usage.get('input_tokens') or 0)} in", f"{_number(usage.get('output_tokens') or 0)} out"]
     for key, name in (("cache_read_tokens", "cache read"), ("cache_write_tokens", "cache write"),
@@ -43,7 +50,7 @@ def token_line(message: dict) -> str | None:
     return " · ".join(parts) + f" ({source})"
 
 
-def cost_line(message: dict) -> str:
+def cost_line(message: Mapping[str, Any]) -> str:
     cost = message.get("cost")
     if not_billed(message):
         return "not billed (the provider rejected the request before any text)"
@@ -76,7 +83,7 @@ def params_line(params: object) -> str | None:
     return " · ".join(f"{one_line(k)} {one_line(params[k])}" for k in keys if params[k] is not None) or None
 
 
-def speed_line(message: dict) -> str | None:
+def speed_line(message: Mapping[str, Any]) -> str | None:
     output = (message.get("usage") or {}).get("output_tokens")
     duration, ttft = message.get("duration"), message.get("ttft")
     if not output or not isinstance(duration, int | float) or not isinstance(ttft, int | float):
@@ -86,7 +93,7 @@ def speed_line(message: dict) -> str | None:
     return f"{output / (duration - ttft):.0f} tokens/s"
 
 
-def detail_rows(message: dict) -> list[tuple[str, str]]:
+def detail_rows(message: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows for the message; rows without a value are left out."""
     assistant = message.get("role") != "user"
     status = message.get("status")
@@ -120,14 +127,14 @@ def detail_rows(message: dict) -> list[tuple[str, str]]:
     return [(label, value) for label, value in rows if value]
 
 
-def details_text(message: dict) -> Text:
-    text = Text()
-    for i, (label, value) in enumerate(detail_rows(message)):
-        if i:
-            text.append("\n")
-        text.append(label.ljust(LABEL_WIDTH), style="dim")
-        text.append(value)
-    return text
+def details_text(message: Mapping[str, Any]) -> Table:
+    """The rows as a two-column grid: a long value (a price with its cache rates) wraps within its own column."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=LABEL_WIDTH - 1, no_wrap=True, style="dim")
+    grid.add_column()
+    for label, value in detail_rows(message):
+        grid.add_row(Text(label), Text(value))
+    return grid
 
 
 class MessageDetailsScreen(ModalScreen[None]):
@@ -136,7 +143,7 @@ class MessageDetailsScreen(ModalScreen[None]):
     CSS_PATH = "message_details.tcss"
     BINDINGS = [Binding("escape,enter", "close", "Close")]
 
-    def __init__(self, message: dict) -> None:
+    def __init__(self, message: Mapping[str, Any]) -> None:
         super().__init__()
         self.message = dict(message)
 

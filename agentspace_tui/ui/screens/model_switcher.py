@@ -218,8 +218,10 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
         choices: list[ModelChoice],
         estimate: Callable[[ModelChoice], tuple[float | None, float | None, int]],
         current: str | None,
+        heading: str = "Model for the next request",
     ) -> None:
         super().__init__()
+        self._heading = heading
         self._choices = list(choices)
         self._estimate = estimate
         self._current = current
@@ -290,7 +292,7 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
     # -- widgets ---------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="switcher-dialog"):
-            title = Text.assemble(("Model for the next request", "bold"))
+            title = Text.assemble((self._heading, "bold"))
             if self._current:
                 title.append("   current: ", style=STYLE_DIM)
                 title.append(one_line(self._current), style=STYLE_CURRENT)

@@ -1,22 +1,23 @@
 """The sessions browser: search, open, start, rename and delete sessions (its dialogs: confirm.py).
 
 ``SessionsScreen`` dismisses with a ``SessionAction`` ("open" a session id, or start a "new" one) or None when
-closed with Escape. Every store call runs in a thread worker; results come back through ``call_from_thread``.
+closed with Escape. Every store call runs in a thread worker; results come back as typed messages (``Loaded``, ``Written``, ``Deleted``).
 Titles and models are user/model text: they are rendered as ``rich.text.Text`` (markup off), on one line,
 with control characters made visible (``formatting.one_line``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
@@ -27,6 +28,9 @@ from ...formatting import format_cost, format_time, one_line
 from ...services.core import Services
 from ...text_safety import for_terminal
 from .confirm import ConfirmScreen, RenameScreen  # re-exported: the app and tests import them from here
+
+if TYPE_CHECKING:
+    from ...services.api import SessionRecord
 
 SEARCH_DEBOUNCE = 0.15  # seconds of quiet typing before a search runs
 UNTITLED = "(untitled)"
@@ -48,11 +52,11 @@ class SessionAction:
     deleted_ids: frozenset[str] = field(default_factory=frozenset)
 
 
-def session_title(session: dict) -> str:
+def session_title(session: Mapping[str, Any]) -> str:
     return one_line((session.get("title") or "").strip()) or UNTITLED
 
 
-def session_cost(session: dict) -> str:
+def session_cost(session: Mapping[str, Any]) -> str:
     """Known cost, "unknown" when every priced reply was unknown, "$x + unknown" when some were."""
     cost = session.get("cost")
     if cost is None:
@@ -63,7 +67,7 @@ def session_cost(session: dict) -> str:
     return text
 
 
-def session_prompt(session: dict, *, current: bool) -> Text:
+def session_prompt(session: Mapping[str, Any], *, current: bool) -> Text:
     """Two lines: the title (marked when current), then model · updated · messages · cost."""
     line = Text()
     line.append("● " if current else "  ", style="bold green" if current else "")
@@ -112,6 +116,26 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
     the caller never keeps showing a session that no longer exists.
     """
 
+    @dataclass
+    class Loaded(Message):
+        """A query's result (``generation`` tells it from the ones a newer query replaced)."""
+
+        text: str
+        generation: int
+        sessions: list[SessionRecord]
+        keep: str | None
+
+    @dataclass
+    class Written(Message):
+        message: str
+        keep: str | None
+
+    @dataclass
+    class Deleted(Message):
+        session_id: str
+        title: str
+
+
     CSS_PATH = "sessions.tcss"
     BINDINGS = [
         Binding("escape", "close", "Close"),
@@ -137,7 +161,7 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         self.current_session_id = current_session_id
         self._is_streaming = is_streaming or (lambda _sid: False)
         self.deleted_ids: set[str] = set()
-        self.sessions: list[dict] = []
+        self.sessions: list[SessionRecord] = []
         self._generation = 0
         self._search_timer: Timer | None = None
         self._query_text = ""
@@ -177,9 +201,10 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         sessions = store.search_sessions(text) if text else store.list_sessions()
         if get_current_worker().is_cancelled:
             return
-        self.app.call_from_thread(self._show_sessions, text, generation, sessions, keep)
+        self.post_message(self.Loaded(text, generation, sessions, keep))
 
-    def _show_sessions(self, text: str, generation: int, sessions: list[dict], keep: str | None) -> None:
+    def on_sessions_screen_loaded(self, loaded: SessionsScreen.Loaded) -> None:
+        text, generation, sessions, keep = loaded.text, loaded.generation, loaded.sessions, loaded.keep
         if generation != self._generation:
             return  # a newer query is on its way
         self.loaded = True
@@ -254,7 +279,7 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
         option = self.query_one(SessionList).highlighted_option
         return option.id if option is not None else None
 
-    def _session(self, session_id: str | None) -> dict | None:
+    def _session(self, session_id: str | None) -> SessionRecord | None:
         return next((s for s in self.sessions if s["id"] == session_id), None)
 
     def _set_message(self, text: str) -> None:
@@ -293,7 +318,7 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
     @work(thread=True, group="sessions-write", exit_on_error=False, description="rename session")
     def _rename(self, session_id: str, title: str) -> None:
         self.services.store.update_session(session_id, title=title)
-        self.app.call_from_thread(self._after_write, f"Renamed to {title!r}.", session_id)
+        self.post_message(self.Written(f"Renamed to {title!r}.", session_id))
 
     def action_delete(self) -> None:
         session = self._session(self._highlighted_id())
@@ -315,20 +340,22 @@ class SessionsScreen(ModalScreen[SessionAction | None]):
     @work(thread=True, group="sessions-write", exit_on_error=False, description="delete session")
     def _delete(self, session_id: str, title: str) -> None:
         self.services.store.delete_session(session_id)
-        self.app.call_from_thread(self._after_delete, session_id, title)
+        self.post_message(self.Deleted(session_id, title))
 
-    def _after_delete(self, session_id: str, title: str) -> None:
+    def on_sessions_screen_deleted(self, deleted: SessionsScreen.Deleted) -> None:
+        session_id, title = deleted.session_id, deleted.title
         self.deleted_ids.add(session_id)
         ids = [s["id"] for s in self.sessions]
         keep = None
         if session_id in ids and len(ids) > 1:  # keep the cursor where it was: the next row, else the previous
             i = ids.index(session_id)
             keep = ids[i + 1] if i + 1 < len(ids) else ids[i - 1]
-        self._after_write(f"Deleted {title!r}.", keep)
-
-    def _after_write(self, message: str, keep: str | None) -> None:
-        self._set_message(message)
+        self._set_message(f"Deleted {title!r}.")
         self._reload(keep=keep)
+
+    def on_sessions_screen_written(self, written: SessionsScreen.Written) -> None:
+        self._set_message(written.message)
+        self._reload(keep=written.keep)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

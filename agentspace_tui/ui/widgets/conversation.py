@@ -9,7 +9,8 @@ through ``text_safety.for_terminal`` before it is shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -73,7 +74,7 @@ class ConversationView(VerticalScroll):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._earlier: list[dict] = []
+        self._earlier: list[Mapping[str, Any]] = []
         self._alternatives: dict[str, tuple[int, int]] = {}
         self._earlier_button = Button("", id="load-earlier", classes="load-earlier")
         self._earlier_button.display = False
@@ -103,11 +104,14 @@ class ConversationView(VerticalScroll):
         self.remove_children(leaving)
         self._onboarding.display = True
 
-    def show_messages(self, messages: list[dict], alternatives: Alternatives | None = None) -> None:
+    def show_messages(
+        self, messages: Sequence[Mapping[str, Any]], alternatives: Alternatives | None = None
+    ) -> list[MessageBlock]:
         """Mount the newest page of a session; older pages mount on demand (long sessions open fast).
 
         ``alternatives``: message id -> (position from 1, count) for the messages that have siblings.
         The new page's widgets are built before anything is removed: if building fails, the view is unchanged.
+        Returns the message blocks mounted (the newest page).
         """
         take, chars = 0, 0
         for msg in reversed(messages):  # enough to fill the screen; the rest mounts when scrolled to
@@ -126,6 +130,7 @@ class ConversationView(VerticalScroll):
             self._mount_after_button(widgets)
         self._onboarding.display = not widgets
         self.anchor()
+        return [w for w in widgets if isinstance(w, MessageBlock)]
 
     def _show_earlier_button(self) -> None:
         button = self._earlier_button
@@ -196,6 +201,17 @@ class ConversationView(VerticalScroll):
         self.focus_message(blocks[-1])
         return True
 
+    def focus_at(self, index: int) -> None:
+        """Focus the message at ``index`` of the branch shown (or the nearest mounted one), once it is mounted:
+        after a redraw, the keys go on acting where the user was ([ again, x again)."""
+
+        def focus() -> None:
+            blocks = self.message_blocks()
+            if blocks:
+                self.focus_message(blocks[max(0, min(len(blocks) - 1, index - len(self._earlier)))])
+
+        self.call_after_refresh(focus)
+
     def _in_view(self, blocks: list[MessageBlock]) -> list[MessageBlock]:
         top, bottom = self.scroll_y, self.scroll_y + self.scrollable_content_region.height
         return [b for b in blocks if b.virtual_region.y < bottom and b.virtual_region.bottom > top]
@@ -245,7 +261,7 @@ class ConversationView(VerticalScroll):
         return any(isinstance(b, ReplyBlock) and b.streaming for b in self.message_blocks()[-2:])
 
 
-def block_for(message: dict, alternative: tuple[int, int] | None = None) -> MessageBlock:
+def block_for(message: Mapping[str, Any], alternative: tuple[int, int] | None = None) -> MessageBlock:
     if message.get("role") == "user":
         return UserBlock(message, alternative)
     return ReplyBlock(message, alternative=alternative)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -16,7 +19,7 @@ def _total(cost: float | None, unknown: int) -> str:
 
 
 class CostFooter(Static):
-    def show(self, last: dict | None, session_usage: dict | None, today: dict | None) -> None:
+    def show(self, last: Mapping[str, Any] | None, session_usage: dict | None, today: dict | None) -> None:
         text = Text()
         text.append("last ", style="dim")
         if last and last.get("usage"):

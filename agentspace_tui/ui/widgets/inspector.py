@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -53,7 +54,7 @@ def parameters_text(insp: Inspection, params_text: str | None) -> Text:
 
 
 def render_inspection(
-    insp: Inspection, attachments: list[dict] | None = None, params_text: str | None = None
+    insp: Inspection, attachments: Sequence[Mapping[str, Any]] | None = None, params_text: str | None = None
 ) -> Group:
     head = Text(one_line(insp.model), style="bold")  # ids and file names shown made safe, never as markup
     head.append(f"\nwindow {format_window(insp.context_window)}", style="dim")
@@ -90,7 +91,8 @@ class InspectorSidebar(VerticalScroll):
         yield Static(Text("measuring…", style="dim"), id="inspector-body")
 
     def show(
-        self, inspection: Inspection, attachments: list[dict] | None = None, params_text: str | None = None
+        self, inspection: Inspection, attachments: Sequence[Mapping[str, Any]] | None = None,
+        params_text: str | None = None,
     ) -> None:
         """``params_text``: the session's ``ModelParams.describe()``; None leaves the parameters line out."""
         self.query_one("#inspector-body", Static).update(render_inspection(inspection, attachments, params_text))

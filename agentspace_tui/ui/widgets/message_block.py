@@ -11,7 +11,8 @@ restore and details on a hidden one). Copying and the details screen are done he
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
 from rich.text import Text
 from textual import events
@@ -61,7 +62,7 @@ def user_text(content: str) -> Text:
     return text
 
 
-def hidden_text(message: dict) -> Text:
+def hidden_text(message: Mapping[str, Any]) -> Text:
     """The one line a message hidden from the context shows instead of its body."""
     content = str(message.get("content") or message.get("refusal") or "")
     preview = " ".join(one_line(content).split())  # one line: runs of blank space (paragraphs) as one space
@@ -94,7 +95,7 @@ class MessageBlock(Widget, can_focus=True):
         Binding("right_square_bracket", "request('next_alternative')", "Next", key_display="]"),
     ]
 
-    message: dict
+    message: Mapping[str, Any]
     alternative: tuple[int, int] | None = None  # (position from 1, count) when the message has siblings
 
     class ActionRequested(Message):
@@ -158,6 +159,30 @@ class MessageBlock(Widget, can_focus=True):
             return self.can(action)
         return True
 
+    def why_not(self, action: str) -> str:
+        """Why ``action`` does not apply to this message now (one line, for a toast)."""
+        if self.busy:
+            return "the reply is still streaming: wait, or press Esc to cancel it"
+        if self.hidden:
+            return "this message is hidden from the context: x puts it back first"
+        if action in ("regenerate", "retry_other"):
+            return "regenerating applies to a reply: focus the answer to this message"
+        if action == "edit":
+            return "only your own messages can be edited and resent"
+        if action in ("previous_alternative", "next_alternative"):
+            return "this message has no other version" if self.alternative is None else "no other version that way"
+        return "nothing to copy here" if action in ("copy", "copy_code") else "not available on this message"
+
+    def on_key(self, event: events.Key) -> None:
+        """A key of this message that does not apply here (r on your own message, e on a reply, [ with no
+        alternative, any change while streaming) is answered here: otherwise the screen would type it into the
+        prompt as if it were text."""
+        actions = [action for key, action in _KEY_ACTIONS if key == event.key]
+        if actions and not any(self.can(action) for action in actions):
+            event.stop()
+            event.prevent_default()
+            self.notify(self.why_not(actions[0]), severity="warning", markup=False)
+
     def on_focus(self, event: events.Focus) -> None:
         self.add_class("-focused")
 
@@ -202,10 +227,24 @@ class MessageBlock(Widget, can_focus=True):
         self.app.push_screen(MessageDetailsScreen(self.message))
 
 
+def _key_actions() -> tuple[tuple[str, str], ...]:
+    """(key, action) for each key bound on a message, ``request('edit')`` given as ``edit``."""
+    out: list[tuple[str, str]] = []
+    for binding in MessageBlock.BINDINGS:
+        if not isinstance(binding, Binding):
+            continue
+        action = binding.action.removeprefix("request('").removesuffix("')")
+        out += [(key.strip(), action) for key in binding.key.split(",")]
+    return tuple(out)
+
+
+_KEY_ACTIONS = _key_actions()
+
+
 class UserBlock(MessageBlock, Static):
     """A user turn: shown verbatim (no markup, no Markdown), or as one line when hidden from the context."""
 
-    def __init__(self, message: dict, alternative: tuple[int, int] | None = None) -> None:
+    def __init__(self, message: Mapping[str, Any], alternative: tuple[int, int] | None = None) -> None:
         self.message = message
         self.alternative = alternative
         hidden = bool(message.get("hidden"))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -50,7 +52,7 @@ TOOL_ARGUMENTS_SHOWN = 400  # characters of a tool call's arguments shown before
 FENCE_INFO_RE = re.compile(r"^( {0,3}(?:`{3,}|~{3,}))[^`\n]+$", re.M)
 
 
-def outcome(message: dict) -> str | None:
+def outcome(message: Mapping[str, Any]) -> str | None:
     """The finish reason of a complete reply worth a mark ("length", "refusal", ...), else None."""
     if message.get("status") != "complete":
         return None
@@ -81,7 +83,7 @@ class ReplyBlock(MessageBlock, Vertical):
 
     def __init__(
         self,
-        message: dict | None = None,
+        message: Mapping[str, Any] | None = None,
         *,
         model: str = "",
         streaming: bool = False,
@@ -235,7 +237,7 @@ class ReplyBlock(MessageBlock, Vertical):
             return self._splitter.full_text
         return self.message.get("content", "")
 
-    def finish(self, message: dict) -> None:
+    def finish(self, message: Mapping[str, Any]) -> None:
         """The reply ended (complete, interrupted, cancelled or error): render the rest, show the summary."""
         self.message = dict(message)
         if self._timer is not None:
