@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..domain import KeySource
+
 
 @dataclass(frozen=True)
 class ProviderSpec:
@@ -183,7 +185,17 @@ class ProviderStatus:
 
     name: str
     label: str
-    key_source: str  # "env:VAR", "keyring", "none", "not needed"
-    key_env: str | None
+    key_kind: KeySource  # where the key comes from
+    key_env: str | None  # the provider's usual environment variable
     local: bool
     models: list[str] = field(default_factory=list)
+    key_from_env: str | None = None  # the variable the key was read from, for key_kind "env"
+
+    @property
+    def has_key(self) -> bool:
+        return self.key_kind in ("env", "keyring", "session")
+
+    @property
+    def key_source(self) -> str:
+        """As shown: "env:VAR", "keyring", "session", "none" or "not needed"."""
+        return f"env:{self.key_from_env}" if self.key_kind == "env" else self.key_kind

@@ -201,9 +201,9 @@ class Services:
     def provider_statuses(self) -> list[ProviderStatus]:
         out = []
         for name, spec in self.settings.providers.items():
-            source = self.key_for(name, fresh=True).source
+            key = self.key_for(name, fresh=True)
             models = [m.name for m in self.catalog.ollama_models] if spec.litellm_prefix == "ollama_chat" else []
-            out.append(ProviderStatus(name, spec.label, source, spec.key_env, spec.local, models))
+            out.append(ProviderStatus(name, spec.label, key.kind, spec.key_env, spec.local, models, key.env))
         return out
 
     def api_base(self, provider: str) -> str | None:

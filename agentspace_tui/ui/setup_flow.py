@@ -59,7 +59,7 @@ class SetupFlow(AppBase):
     def _check_usable(self) -> None:
         """No key anywhere: a machine with Ollama starts on a local model; one without opens the keys screen."""
         services = self.core_services
-        if any(s.key_source not in ("none", "not needed") for s in services.provider_statuses()):
+        if any(s.has_key for s in services.provider_statuses()):
             return
         models = services.catalog.discover_ollama(timeout=1.0)
         model = self.model

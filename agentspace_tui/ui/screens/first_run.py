@@ -48,19 +48,19 @@ class ProviderRow:
 
     def describe(self) -> str:
         status = self.status
-        source = status.key_source
-        if source.startswith("env:"):
-            return f"{source[4:]} set"
-        if source == "keyring":
+        kind = status.key_kind
+        if kind == "env":
+            return f"{status.key_from_env} set"
+        if kind == "keyring":
             return "key in the system keyring"
-        if source == "session":
+        if kind == "session":
             return "key for this session only (in memory)"
         if self.ollama:
             if status.models:
                 n = len(status.models)
                 return f"{n} model{'' if n == 1 else 's'}: {', '.join(status.models)}"
             return f"Ollama not running at {self.url} — start `ollama serve`, then press r"
-        if source == "not needed":
+        if kind == "not needed":
             return "local endpoint, no key needed"
         env = status.key_env or f"{status.name.upper()}_API_KEY"
         return f"no key — set {env} or press Enter to paste one"
@@ -79,12 +79,10 @@ def provider_rows(services: Services, statuses: list[ProviderStatus]) -> list[Pr
     for status in statuses:
         spec = services.provider(status.name)
         ollama = spec.litellm_prefix == OLLAMA_PREFIX
-        source = status.key_source
         usable = (
-            source.startswith("env:")
-            or source in ("keyring", "session")
+            status.has_key
             or (ollama and bool(status.models))
-            or (source == "not needed" and not ollama and spec.custom)  # a configured keyless endpoint
+            or (status.key_kind == "not needed" and not ollama and spec.custom)  # a configured keyless endpoint
         )
         rows.append(ProviderRow(status, usable, ollama, services.api_base(status.name) if ollama else None))
     return rows
@@ -227,7 +225,7 @@ class KeysScreen(ModalScreen[bool]):
             self._set_message(f"Looking for Ollama at {row.url}…")
             self._check(discover=True, message=None, highlight=row.name)
             return
-        if row.status.key_source == "not needed":
+        if row.status.key_kind == "not needed":
             self._set_message(f"{row.status.label} needs no key.")
             return
         self._open_entry(row)
@@ -237,8 +235,8 @@ class KeysScreen(ModalScreen[bool]):
         env = status.key_env or f"{status.name.upper()}_API_KEY"
         where = "stored in the system keyring" if self.keyring_ok else "used for this session only, kept in memory"
         label = f"Paste the {status.label} API key ({where}; or set {env} instead)."
-        if status.key_source.startswith("env:"):
-            label += f" {status.key_source[4:]} is set and takes precedence over the keyring."
+        if status.key_kind == "env":
+            label += f" {status.key_from_env} is set and takes precedence over the keyring."
         self._entry_provider = status.name
         self.query_one("#keys-entry-label", Static).update(for_terminal(label))
         self.query_one("#keys-entry").display = True
