@@ -85,7 +85,8 @@ class MessageFields(TypedDict, total=False):
     parent: str | None
     hidden: bool
     chosen_at: float  # when this branch was last picked: the newest wins
-    params: dict[str, Any] | None  # request parameters the reply was made with (temperature, ...)
+    params: dict[str, Any] | None  # request parameters the reply was made with, as sent (temperature, ...)
+    params_dropped: list[str] | None  # requested but not sent: the model does not take them
     tokens: dict[str, int]  # the message's own token count per tokenizer encoding (context.message_tokens)
     # replies
     model: str

@@ -209,3 +209,42 @@ def test_cli_regenerate_params_and_context_follow_the_branch(home, llm):
     assert bad.returncode == 2 and "temperature" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     none = run_cli(home, "ask", "--regenerate")
     assert none.returncode == 2 and "-s SESSION" in none.stderr
+
+
+def test_a_reply_records_the_parameters_really_sent(services, llm):
+    """litellm silently drops a temperature OpenAI's reasoning models reject: the reply says what went out and
+    what did not, read from the request body on the wire, and the stream tells the user."""
+    from agentspace_tui.providers.events import ParamsSent
+
+    chat = ChatSession(services, services.resolve_model("openai:o3-mini"))
+    chat.execute("/set temperature 0.2")
+    chat.execute("/set max-tokens 500")
+    llm.script(Reply(text="thought about it"))
+    seen: list[ParamsSent] = []
+
+    async def go() -> dict:
+        final = None
+        async for event in chat.send("hi"):
+            if isinstance(event, ParamsSent):
+                seen.append(event)
+            if isinstance(event, ReplyFinished):
+                final = event.reply
+        assert final is not None
+        return final
+
+    reply = asyncio.run(go())
+    body = llm.requests[-1].body
+    assert "temperature" not in body and body["max_completion_tokens"] == 500
+    assert reply["params"] == {"max_tokens": 500} and reply["params_dropped"] == ["temperature"]
+    assert seen and seen[0].dropped == ("temperature",)
+
+
+def test_sent_params_reads_each_wire_format():
+    from agentspace_tui.providers.params_sent import sent_params
+
+    asked = {"temperature": 0.2, "top_p": 0.9, "max_tokens": 50}
+    ollama = b'{"model": "llama3.2", "options": {"temperature": 0.2, "top_p": 0.9, "num_predict": 50}}'
+    assert sent_params(ollama, asked) == (asked, ())
+    anthropic = b'{"max_tokens": 50, "temperature": 0.2}'
+    assert sent_params(anthropic, asked) == ({"temperature": 0.2, "max_tokens": 50}, ("top_p",))
+    assert sent_params(b"", asked) == (asked, ())  # nothing to read: nothing is claimed dropped

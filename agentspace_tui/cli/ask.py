@@ -163,7 +163,7 @@ def _conversation(args: argparse.Namespace, services: Services) -> ChatSession:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from ..formatting import outcome_notice
-    from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
+    from ..providers.events import ParamsSent, ReasoningDelta, RefusalDelta, Retrying, TextDelta
     from ..services.api import ConfigError
     from ..services.chat import ReplyFinished, ReplyStarted
 
@@ -214,6 +214,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     state.reasoning_shown = True
             elif isinstance(event, Retrying):
                 say(f"agentspace-tui: {event.message}")
+            elif isinstance(event, ParamsSent) and event.dropped:
+                say(f"agentspace-tui: not sent: {', '.join(event.dropped)} (the model does not take it)")
             elif isinstance(event, ReplyFinished):
                 state.reply = event.reply
 

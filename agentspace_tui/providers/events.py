@@ -60,6 +60,15 @@ class Retrying:
 
 
 @dataclass(frozen=True)
+class ParamsSent:
+    """The requested model parameters as they really went out; ``dropped``: requested, but not sent (the model
+    does not take them)."""
+
+    params: dict[str, float | int]
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Finish:
     reason: str  # one of FINISH_REASONS
 
@@ -73,4 +82,7 @@ class StreamError:
     status: MessageStatus = "error"
 
 
-Event = TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | UsageReport | Retrying | Finish | StreamError
+Event = (
+    TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | UsageReport | Retrying | ParamsSent | Finish
+    | StreamError
+)

@@ -16,6 +16,7 @@ from .errors import ProviderContext, is_retryable, map_exception, map_midstream,
 from .events import (
     Event,
     Finish,
+    ParamsSent,
     ReasoningDelta,
     RefusalDelta,
     Retrying,
@@ -26,6 +27,7 @@ from .events import (
 )
 from .litellm_setup import litellm_loaded, load_litellm
 from .litellm_setup import warm_up as warm_up  # re-exported: callers know it from here
+from .params_sent import sent_params
 from .thinktags import ThinkSplitter
 from .wirefacts import WireFacts, normalise_finish, read_facts
 from .wiretap import Capture
@@ -228,6 +230,9 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
                 response = await litellm.acompletion(**kwargs)
             # litellm's first call imports the provider's SDK modules (~1 s): the request left when httpx sent it
             request.sent_at = capture.sent_at or request.sent_at
+            if request.params:
+                sent, dropped = sent_params(capture.request_body, request.params)
+                yield ParamsSent(sent, dropped)
             iterator = response.__aiter__()
             while True:
                 try:

@@ -13,6 +13,7 @@ nothing unless a ``Capture`` is active in the calling task's context.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ class Capture:
     body: bytearray = field(default_factory=bytearray)
     status: int | None = None
     sent_at: float | None = None  # time.monotonic() as the request went out (time to first token counts from here)
+    request_body: bytes = b""  # what was sent (the parameters really sent are read from it: params_sent.py)
 
     def activate(self) -> contextvars.Token[Capture | None]:
         return _current.set(self)
@@ -70,6 +72,8 @@ def install() -> None:
         sending = _current.get()
         if sending is not None:
             sending.sent_at = time.monotonic()
+            with contextlib.suppress(httpx.RequestNotRead):  # a streamed upload has no content to copy
+                sending.request_body = request.content
         response = await original(self, request, *args, **kwargs)
         capture = _current.get()
         if capture is not None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..config.settings import DEFAULT_MODEL, ConfigError, load_settings
     from ..context import ContextInspector, Inspection, failed_before_text
     from ..domain import MessageRecord, SessionRecord
-    from ..providers.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCallRequest
+    from ..providers.events import ParamsSent, ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCallRequest
     from ..providers.litellm_setup import warm_up
     from ..tokens import count, encoding_for, is_exact
 
@@ -32,7 +32,7 @@ _HOMES: dict[str, str] = {
     "DEFAULT_MODEL": "..config.settings", "ConfigError": "..config.settings", "load_settings": "..config.settings",
     "ContextInspector": "..context", "Inspection": "..context", "failed_before_text": "..context",
     "MessageRecord": "..domain", "SessionRecord": "..domain",
-    "ReasoningDelta": "..providers.events", "RefusalDelta": "..providers.events", "Retrying": "..providers.events",
+    "ReasoningDelta": "..providers.events", "RefusalDelta": "..providers.events", "Retrying": "..providers.events", "ParamsSent": "..providers.events",
     "TextDelta": "..providers.events", "ToolCallRequest": "..providers.events",
     "warm_up": "..providers.litellm_setup",
     "count": "..tokens", "encoding_for": "..tokens", "is_exact": "..tokens",
@@ -40,7 +40,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "BUILTIN_PROVIDERS", "DEFAULT_MODEL", "ID_RULE", "ConfigError", "ContextInspector", "Inspection",
-    "MessageRecord", "ModelError", "ModelInfo", "ProviderStatus", "ReasoningDelta", "RefusalDelta", "Retrying",
+    "MessageRecord", "ModelError", "ModelInfo", "ParamsSent", "ProviderStatus", "ReasoningDelta", "RefusalDelta", "Retrying",
     "SessionRecord", "TextDelta", "ToolCallRequest", "check_model_id", "count", "encoding_for", "failed_before_text",
     "is_exact", "keystore", "load_settings", "warm_up",
 ]

@@ -25,6 +25,7 @@ from ..pricing import Price
 from ..providers.errors import ProviderContext
 from ..providers.events import (
     Finish,
+    ParamsSent,
     ReasoningDelta,
     RefusalDelta,
     Retrying,
@@ -94,7 +95,9 @@ class ReplyFinished:
     error: str | None  # one-line message for error/interrupted/cancelled replies
 
 
-ChatEvent = ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ReplyFinished
+ChatEvent = (
+    ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ParamsSent | ReplyFinished
+)
 
 
 class _NewUserMessage(Countable):
@@ -318,6 +321,9 @@ class ChatService:
                 elif isinstance(event, UsageReport):
                     state.usage, state.usage_source, state.provider_cost = event.usage, event.source, event.cost
                 elif isinstance(event, Retrying):
+                    yield event
+                elif isinstance(event, ParamsSent):
+                    state.params_sent, state.params_dropped = event.params, event.dropped
                     yield event
                 elif isinstance(event, Finish):
                     state.finish_reason = event.reason

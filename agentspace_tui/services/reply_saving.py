@@ -39,6 +39,8 @@ class ReplyState:
     status: MessageStatus = "complete"
     finish_reason: str = "stop"
     error: str | None = None
+    params_sent: dict[str, float | int] | None = None  # None: not reported (no parameters were requested)
+    params_dropped: tuple[str, ...] = ()
 
 
 def flush_held(answer: SurrogateJoiner, thought: SurrogateJoiner, state: ReplyState) -> None:
@@ -113,6 +115,9 @@ async def finish_reply(
         "duration": time.monotonic() - state.started,
         "tokens": tokens,
     }
+    if state.params_sent is not None:  # what really went out, not what was asked for
+        fields["params"] = state.params_sent or None
+        fields["params_dropped"] = list(state.params_dropped) or None
     final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
     if usage is not None:
         await asyncio.to_thread(

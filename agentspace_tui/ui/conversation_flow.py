@@ -131,6 +131,7 @@ class ConversationFlow(AppBase):
     ) -> None:
         from ..services.api import (
             ConfigError,
+            ParamsSent,
             ReasoningDelta,
             RefusalDelta,
             Retrying,
@@ -155,6 +156,8 @@ class ConversationFlow(AppBase):
                     block.append_reasoning(event.text)
                 elif isinstance(event, Retrying):
                     block.note(event.message)
+                elif isinstance(event, ParamsSent) and event.dropped:
+                    block.note(f"not sent: {', '.join(event.dropped)} ({conversation.model.id} does not take it)")
                 elif isinstance(event, ToolCallRequest):  # listed in the reply when it ends; nothing is run
                     block.note(f"⚙ the model asks to call {event.name} (tools are not enabled in this app)")
                 elif isinstance(event, ReplyFinished):

@@ -115,6 +115,7 @@ def detail_rows(message: Mapping[str, Any]) -> list[tuple[str, str]]:
             ("Duration", f"{duration:.2f} s" if isinstance(duration, int | float) else None),
             ("Speed", speed_line(message)),
             ("Parameters", params_line(message.get("params"))),
+            ("Not sent", ", ".join(one_line(str(n)) for n in message.get("params_dropped") or []) or None),
         ]
     error = message.get("error")
     if error:
