@@ -248,3 +248,24 @@ def test_sent_params_reads_each_wire_format():
     anthropic = b'{"max_tokens": 50, "temperature": 0.2}'
     assert sent_params(anthropic, asked) == ({"temperature": 0.2, "max_tokens": 50}, ("top_p",))
     assert sent_params(b"", asked) == (asked, ())  # nothing to read: nothing is claimed dropped
+
+
+def test_quick_parameter_edits_from_worker_threads_keep_each_other(services):
+    """The app runs each /set in a worker thread: two at once, holding the conversation's lock, both land."""
+    import threading
+
+    chat = _new(services)
+    chat.execute("/rename threads")  # the session exists: both edits write it
+
+    def edit(line: str) -> None:
+        with chat.lock:
+            chat.execute(line)
+
+    threads = [threading.Thread(target=edit, args=(line,)) for line in
+               ("/set temperature 0.4", "/set top-p 0.8", "/set max-tokens 99")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reopened, _ = ChatSession.open(services, chat.session_id)
+    assert reopened.params.as_dict() == {"temperature": 0.4, "top_p": 0.8, "max_tokens": 99}

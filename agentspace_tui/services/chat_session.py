@@ -8,6 +8,7 @@ with what it does itself; ``reload`` re-reads what other processes wrote.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,9 @@ class ChatSession:
         self._tree: Tree[MessageRecord] | None = None
         self._path: list[MessageRecord] | None = None
         self.streaming_reply_id: str | None = None  # the reply being streamed by this process, if any
+        # the blocking edits (commands, parameters, branches) read, then write: callers in worker threads hold this
+        # so two quick ones (`/set temperature`, then `/set top-p`) cannot lose each other's change
+        self.lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------------------------------------
     @classmethod

@@ -166,14 +166,7 @@ class AppBase(App[int]):
     def show_conversation(self) -> None:
         """Rebuild the conversation view from the open conversation's branch (opening, branching)."""
         conversation = self.chat_session
-        view = self.main_screen.conversation
-        focused = view.focused_message()
-        blocks = view.message_blocks()
-        from_end = len(blocks) - blocks.index(focused) if focused in blocks else None
-        shown = view.show_messages(conversation.path, conversation.alternatives())
-        if from_end is not None and shown:  # paging alternatives or hiding keeps the focus at the same place
-            target = shown[max(0, len(shown) - from_end)]
-            view.call_after_refresh(lambda: view.focus_message(target))
+        self.main_screen.conversation.show_messages(conversation.path, conversation.alternatives())
         self.refresh_all()
 
     def refresh_all(self) -> None:

@@ -275,7 +275,9 @@ class ConversationFlow(AppBase):
 
     @work(thread=True, group="branch", exclusive=True, exit_on_error=False, description="change branch")
     def _change_in_worker(self, conversation: ChatSession, change: Callable[[ChatSession], Outcome]) -> None:
-        self.post_message(ConversationChanged(conversation, change(conversation), redraw=True))
+        with conversation.lock:  # one edit at a time (see ChatSession.lock)
+            outcome = change(conversation)
+        self.post_message(ConversationChanged(conversation, outcome, redraw=True))
 
     # -- copies ----------------------------------------------------------------------------------------------
     def action_copy_reply(self) -> None:

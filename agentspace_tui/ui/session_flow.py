@@ -211,7 +211,9 @@ class SessionFlow(AppBase):
 
     @work(thread=True, group="session-edit", exit_on_error=False, description="run command")
     def _run_in_worker(self, conversation: ChatSession, command: Callable[[ChatSession], Outcome]) -> None:
-        self.post_message(ConversationChanged(conversation, command(conversation)))
+        with conversation.lock:
+            outcome = command(conversation)
+        self.post_message(ConversationChanged(conversation, outcome))
 
     def on_conversation_changed(self, message: ConversationChanged) -> None:
         outcome = message.outcome

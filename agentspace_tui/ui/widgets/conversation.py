@@ -106,12 +106,11 @@ class ConversationView(VerticalScroll):
 
     def show_messages(
         self, messages: Sequence[Mapping[str, Any]], alternatives: Alternatives | None = None
-    ) -> list[MessageBlock]:
+    ) -> None:
         """Mount the newest page of a session; older pages mount on demand (long sessions open fast).
 
         ``alternatives``: message id -> (position from 1, count) for the messages that have siblings.
         The new page's widgets are built before anything is removed: if building fails, the view is unchanged.
-        Returns the message blocks mounted (the newest page).
         """
         take, chars = 0, 0
         for msg in reversed(messages):  # enough to fill the screen; the rest mounts when scrolled to
@@ -130,7 +129,6 @@ class ConversationView(VerticalScroll):
             self._mount_after_button(widgets)
         self._onboarding.display = not widgets
         self.anchor()
-        return [w for w in widgets if isinstance(w, MessageBlock)]
 
     def _show_earlier_button(self) -> None:
         button = self._earlier_button
