@@ -48,13 +48,13 @@ class ConversationFlow(AppBase):
             text = text[1:]
         self.send(text)
 
-    def send(self, text: str, *, retry: bool = False) -> None:
+    def send(self, text: str) -> None:
         """Send the prompt's draft as a new turn (or, editing, as the new version of an earlier message)."""
         from ..services.chat import Fork
 
         if not self._can_send():
             return
-        if not retry and self._too_big_to_send(text):
+        if self._too_big_to_send(text):
             return
         place: Placement = None
         if self._editing is not None and self.chat_session.message(self._editing) is None:
