@@ -3,8 +3,6 @@ ConversationView, with stored-looking message records; nothing is sent, so no pr
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -15,6 +13,7 @@ import agentspace_tui.ui.app as app_module
 from agentspace_tui.ui.screens.code_chooser import CodeChooserScreen
 from agentspace_tui.ui.screens.message_details import MessageDetailsScreen
 from agentspace_tui.ui.widgets.conversation import ConversationView, MessageBlock, ReplyBlock, UserBlock
+from tests.test_ui_app import until
 
 SIZE = (100, 40)
 MODEL = "openai:gpt-4o-mini"
@@ -89,13 +88,6 @@ class Host(App):
         self.query_one(Input).focus()
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
 
 
 def focused_id(app: App) -> str | None:

@@ -8,29 +8,19 @@ from collections.abc import Callable
 
 from rich.console import Console
 from textual.app import App, ComposeResult
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from agentspace_tui.context import ContextInspector
 from agentspace_tui.pricing import Price
 from agentspace_tui.services.params import ModelParams
 from agentspace_tui.ui.screens.params import ParamsScreen
 from agentspace_tui.ui.widgets.inspector import InspectorSidebar
+from tests.test_params import inspect as inspection
+from tests.test_ui_screens import Host
 
 TERMINAL = (100, 30)
 MODEL = "anthropic:claude-sonnet-4-5"
 
 
-class Host(App):
-    """A bare app that pushes one screen and records what it dismissed with."""
-
-    def __init__(self, make_screen: Callable[[], Screen]) -> None:
-        super().__init__()
-        self.make_screen = make_screen
-        self.results: list = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen(), self.results.append)
 
 
 def screen_text(app: App) -> str:
@@ -187,19 +177,6 @@ class InspectorHost(App):
         yield InspectorSidebar()
 
 
-def inspection(price: Price | None, max_output_tokens: int | None):
-    return ContextInspector().inspect(
-        model_id=MODEL,
-        encoding="cl100k_base",
-        exact=False,
-        context_window=200_000,
-        price=price,
-        system_prompt=None,
-        attachments=None,
-        history=[],
-        draft="hi",
-        max_output_tokens=max_output_tokens,
-    )
 
 
 async def test_inspector_shows_parameters_and_the_reply_bound():
