@@ -103,6 +103,13 @@ async def enter_conversation(pilot) -> None:
     await pilot.pause()
 
 
+async def open_chooser(pilot) -> None:
+    """From the newest message (two code blocks): y opens the code chooser."""
+    await enter_conversation(pilot)
+    await pilot.press("y")
+    await until(lambda: isinstance(pilot.app.screen, CodeChooserScreen), what="the chooser")
+
+
 # -- moving the focus -------------------------------------------------------------------------------------------
 async def test_up_down_j_k_home_end_move_focus_between_messages_and_mark_it():
     app = Host(conversation())
@@ -243,9 +250,7 @@ async def test_y_with_one_code_block_copies_it():
 async def test_y_with_two_blocks_opens_the_chooser_and_copies_the_chosen_one():
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await enter_conversation(pilot)
-        await pilot.press("y")
-        await until(lambda: isinstance(app.screen, CodeChooserScreen), what="the chooser")
+        await open_chooser(pilot)
         await pilot.press("down", "enter")
         await until(lambda: not isinstance(app.screen, CodeChooserScreen), what="the chooser to close")
         assert app.clipboard == "import rich\n\nrich.print('two')\nprint('done')\n"
@@ -255,9 +260,7 @@ async def test_y_with_two_blocks_opens_the_chooser_and_copies_the_chosen_one():
 async def test_the_chooser_cancelled_copies_nothing():
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await enter_conversation(pilot)
-        await pilot.press("y")
-        await until(lambda: isinstance(app.screen, CodeChooserScreen), what="the chooser")
+        await open_chooser(pilot)
         await pilot.press("escape")
         await until(lambda: not isinstance(app.screen, CodeChooserScreen), what="the chooser to close")
         assert app.clipboard == ""

@@ -7,13 +7,13 @@ import io
 
 from rich.console import Console
 
-from agentspace_tui.ui.screens.code_chooser import CodeChooserScreen
 from agentspace_tui.ui.screens.message_details import MessageDetailsScreen, detail_rows
 from tests.test_ui_message_focus import (
     MODEL,
     SIZE,
     Host,
     enter_conversation,
+    open_chooser,
     reply,
     until,
     usage,
@@ -82,9 +82,7 @@ def test_detail_rows_say_where_the_cost_came_from():
 async def test_the_chooser_lists_each_block_by_language_size_and_first_line():
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
-        await enter_conversation(pilot)
-        await pilot.press("y")
-        await until(lambda: isinstance(app.screen, CodeChooserScreen), what="the chooser")
+        await open_chooser(pilot)
         await pilot.pause()
         text = screen_text(app)
         assert "1. bash · 1 line" in text and "pip install rich" in text
@@ -118,9 +116,7 @@ def test_snapshot_code_chooser(snap_compare):
     app = Host()
 
     async def run_before(pilot) -> None:
-        await enter_conversation(pilot)
-        await pilot.press("y")
-        await until(lambda: isinstance(app.screen, CodeChooserScreen), what="the chooser")
+        await open_chooser(pilot)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SNAP_SIZE, run_before=run_before)

@@ -347,13 +347,10 @@ class ChatSession:
         arg = arg.strip()
         try:
             return self._execute(name, arg)
-        except ExportExists:
-            return Outcome(ui="confirm_export", arg=str(self._export_target(arg)))
+        except ExportExists as exc:
+            return Outcome(ui="confirm_export", arg=str(exc.path))
         except (ConfigError, ParamError, AttachmentError, ExportError) as exc:
             return Outcome(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, "error")
-
-    def _export_target(self, arg: str) -> Path:
-        return Path(arg).expanduser() if arg else Path.cwd() / default_export_name(self.session or {"id": "new"})
 
     def _execute(self, name: str, arg: str) -> Outcome:
         if name == "/help":

@@ -22,13 +22,17 @@ class ExportError(Exception):
 class ExportExists(ExportError):
     """The target exists and replacing it was not asked for."""
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists")
+        self.path = path  # where the export would have gone: a confirmation can ask about it
+
 
 def write_export(path: Path, text: str, *, replace: bool = False) -> None:
     path = path.expanduser()
     if path.is_dir():
         raise ExportError(f"cannot write {path}: it is a directory")
     if not replace and os.path.lexists(path):
-        raise ExportExists(f"{path} already exists")
+        raise ExportExists(path)
     data = repair(text).encode("utf-8")
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
@@ -55,8 +59,8 @@ def _link_new(temp: str, path: Path) -> None:
     try:
         os.link(temp, path)  # fails with EEXIST if the file appeared meanwhile
     except FileExistsError:
-        raise ExportExists(f"{path} already exists") from None
+        raise ExportExists(path) from None
     except OSError:  # a file system without hard links: check, then move
         if os.path.lexists(path):
-            raise ExportExists(f"{path} already exists") from None
+            raise ExportExists(path) from None
         os.replace(temp, path)
