@@ -1,4 +1,4 @@
-"""config.toml: default model, system prompt, provider endpoints, keybindings.
+"""config.toml: default model, system prompt, provider endpoints, keybindings, spending controls.
 
 Every value is checked when the file is loaded; a bad one is a ``ConfigError`` with one line naming the key, the
 value and what is allowed, e.g. ``config.toml: request_timeout = -5 is not allowed: a number of seconds > 0 (at
@@ -63,8 +63,26 @@ KEY_NAMES = frozenset(
 KEY_EXAMPLES = '"ctrl+o", "f2", "alt+x", "ctrl+shift+up"'
 
 
+BUDGET_PERIODS = ("daily", "monthly")
+PROMPT_CACHE_MODES = ("off", "auto")
+BUDGET_MAX = 1_000_000.0  # USD; a budget (or confirm_above) above this is a typo
+
+
 class _Invalid(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class BudgetLimit:
+    """A spending limit: ``amount`` USD per local day or calendar month, for all providers or one (``provider``)."""
+
+    period: str  # one of BUDGET_PERIODS
+    amount: float
+    provider: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.period} budget" + (f" for {self.provider}" if self.provider else "")
 
 
 @dataclass
@@ -75,6 +93,12 @@ class Settings:
     max_retries: int = 2
     providers: dict[str, ProviderSpec] = field(default_factory=lambda: dict(BUILTIN_PROVIDERS))
     keybindings: dict[str, str] = field(default_factory=dict)
+    # spending controls (issue 9): [budgets] in config.toml; `budget set` adds stored ones on top
+    budgets: list[BudgetLimit] = field(default_factory=list)
+    budget_warn_at: float = 0.8  # share of a budget spent that brings a warning
+    confirm_above: float | None = None  # USD; a request forecast above this asks first (CLI: needs --yes)
+    prompt_cache: str = "off"  # "auto": cache breakpoints on Anthropic requests
+    failover: dict[str, list[str]] = field(default_factory=dict)  # model id -> models to try next, in order
     path: Path | None = None
 
     def keymap(self) -> dict[str, str]:
@@ -135,6 +159,59 @@ def _keybindings(table: object) -> dict[str, str]:
     return result
 
 
+def _money(key: str, value: object) -> float:
+    if not _number(value) or not math.isfinite(float(value)) or not 0 <= float(value) <= BUDGET_MAX:  # type: ignore[arg-type]
+        raise _not_allowed(key, value, f"an amount in USD from 0 to {BUDGET_MAX:,.0f}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _budgets(table: object) -> tuple[list[BudgetLimit], float | None]:
+    """``[budgets]``: daily/monthly USD, warn_at (0..1), and ``[budgets.providers.NAME]`` with daily/monthly."""
+    if not isinstance(table, dict):
+        raise _not_allowed("budgets", table, "a [budgets] table with daily, monthly, warn_at, [budgets.providers.NAME]")
+    limits: list[BudgetLimit] = []
+    warn_at: float | None = None
+    for key, value in table.items():
+        if key in BUDGET_PERIODS:
+            limits.append(BudgetLimit(key, _money(f"budgets.{key}", value)))
+        elif key == "warn_at":
+            if not _number(value) or not 0 < float(value) <= 1:
+                raise _not_allowed("budgets.warn_at", value, "a share above 0, at most 1 (0.8 warns at 80%)")
+            warn_at = float(value)
+        elif key == "providers":
+            if not isinstance(value, dict):
+                raise _not_allowed("budgets.providers", value, "[budgets.providers.NAME] tables")
+            for provider, sub in value.items():
+                if not isinstance(sub, dict):
+                    raise _not_allowed(f"budgets.providers.{provider}", sub, "a table with daily and/or monthly")
+                for period, amount in sub.items():
+                    if period not in BUDGET_PERIODS:
+                        raise _Invalid(f"budgets.providers.{provider}.{period} is not a budget; use daily or monthly")
+                    limits.append(BudgetLimit(period, _money(f"budgets.providers.{provider}.{period}", amount), provider))
+        else:
+            raise _Invalid(f"budgets.{key} is not a budget setting; use daily, monthly, warn_at, providers")
+    return limits, warn_at
+
+
+def _model_id(key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or any(ch in value for ch in "\r\n"):
+        raise _not_allowed(key, value, 'a model id such as "openai:gpt-4.1"')
+    return value.strip()
+
+
+def _failover(table: object) -> dict[str, list[str]]:
+    """``[failover]``: "model id" = ["next model", ...]."""
+    if not isinstance(table, dict):
+        raise _not_allowed("failover", table, 'a [failover] table of "model id" = ["model id", ...]')
+    chains: dict[str, list[str]] = {}
+    for model, chain in table.items():
+        name = f'failover."{model}"'
+        if not isinstance(chain, list) or not chain:
+            raise _not_allowed(name, chain, 'a list of model ids to try in order, e.g. ["openai:gpt-4.1"]')
+        chains[_model_id("failover", model)] = [_model_id(name, m) for m in chain]
+    return chains
+
+
 def _apply(settings: Settings, data: dict[str, Any]) -> None:
     if "default_model" in data:
         value = data["default_model"]
@@ -163,6 +240,19 @@ def _apply(settings: Settings, data: dict[str, Any]) -> None:
         settings.providers = apply_config(settings.providers, table)
     if "keybindings" in data:
         settings.keybindings = _keybindings(data["keybindings"])
+    if "budgets" in data:
+        settings.budgets, warn_at = _budgets(data["budgets"])
+        if warn_at is not None:
+            settings.budget_warn_at = warn_at
+    if "confirm_above" in data:
+        settings.confirm_above = _money("confirm_above", data["confirm_above"])
+    if "prompt_cache" in data:
+        value = data["prompt_cache"]
+        if value not in PROMPT_CACHE_MODES:
+            raise _not_allowed("prompt_cache", value, '"auto" (cache breakpoints on Anthropic requests) or "off"')
+        settings.prompt_cache = str(value)
+    if "failover" in data:
+        settings.failover = _failover(data["failover"])
 
 
 def load_settings(path: Path | None = None) -> Settings:
