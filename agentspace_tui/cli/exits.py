@@ -1,7 +1,8 @@
 """Exit codes of the command line, and the error that carries one.
 
 0 success, 2 bad arguments, 3 configuration (missing key, unknown model or session), 4 provider or network
-failure (including an interrupted stream), 130 interrupted by Ctrl-C, 128+N stopped by signal N (143 SIGTERM,
+failure (including an interrupted stream), 5 refused by a spending control (a budget is used up, or the
+forecast is above confirm_above: --over-budget / --yes send anyway), 130 interrupted by Ctrl-C, 128+N stopped by signal N (143 SIGTERM,
 129 SIGHUP; the partial reply is saved either way), 141 the reader of stdout went away (the whole reply is
 still saved).
 """
@@ -9,6 +10,7 @@ still saved).
 from __future__ import annotations
 
 EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_PROVIDER, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 3, 4, 130, 141
+EXIT_REFUSED = 5
 
 
 class CliError(Exception):

@@ -34,7 +34,7 @@ MAX_RETRIES_MAX = 10  # max_retries is a whole number from 0 to this
 # Kept here as data so that config/ never imports Textual.
 BINDING_IDS = (
     "switch_model", "toggle_inspector", "sessions", "new_session", "cancel", "copy_reply", "copy_code",
-    "toggle_thinking", "keys", "quit", "retry", "focus_conversation", "regenerate", "params",
+    "toggle_thinking", "keys", "quit", "retry", "focus_conversation", "regenerate", "params", "usage", "stats",
 )
 QUIT_KEY = "ctrl+q"  # always quits, whatever [keybindings] says (see Settings.keymap)
 

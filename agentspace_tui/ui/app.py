@@ -70,6 +70,8 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
         # shown only while the conversation has a reply with thinking (see check_action)
         Binding("ctrl+t", "toggle_thinking", "Thinking", id="toggle_thinking"),
         Binding("ctrl+k", "keys", "Keys", id="keys", show=False),
+        Binding("ctrl+l", "usage", "Usage", id="usage"),
+        Binding("f9", "stats", "Provider stats", id="stats", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 

@@ -14,7 +14,9 @@ BINDING_HELP = {
     "cancel": "cancel the streaming reply", "retry": "re-send a failed message",
     "regenerate": "answer the last message again", "params": "model parameters",
     "copy_reply": "copy last reply", "copy_code": "copy last code block", "keys": "providers and keys",
-    "toggle_thinking": "show/hide the model's thinking (the newest reply's, or the focused one)", "quit": "quit",
+    "toggle_thinking": "show/hide the model's thinking (the newest reply's, or the focused one)",
+    "usage": "usage: spend per day, model and provider, budgets", "stats": "provider stats: latency, speed, errors",
+    "quit": "quit",
 }
 HELP_FIXED = """\
 Prompt: Enter send · Ctrl+J newline · Up/Down input history · PgUp/PgDn scroll · Tab moves focus · Ctrl+P palette
