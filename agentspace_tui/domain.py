@@ -95,12 +95,19 @@ class MessageFields(TypedDict, total=False):
     tool_calls: list[dict[str, Any]] | None
     finish_reason: str | None
     error: str | None
+    error_kind: str | None  # providers/events.py StreamError.kind of an error/interrupted reply (rate_limit, ...)
+    # failover (services/failover.py): the model asked for, and each model that failed before ``model`` answered
+    requested_model: str | None
+    failover: list[dict[str, Any]] | None  # [{"model", "error", "kind", "duration"}], in the order tried
     usage: UsageRecord | None
     usage_source: UsageSource | None
     usage_estimated: bool  # the older spelling of usage_source == "estimated"
     usage_recorded: bool  # False until the reply's usage is counted in the ledger
     cost: float | None
     cost_source: CostSource | None
+    cache_savings: float | None  # USD prompt caching saved (negative: cost extra); None: price unknown
+    # what the request sent, for the cache forecast: [[messages, digest], ...] of its prefixes (services/prompt_cache.py)
+    cache_prefix: dict[str, Any] | None
     prices: PriceSnapshot | None
     ttft: float | None
     duration: float
@@ -142,6 +149,7 @@ class _SessionCore(TypedDict):
     cost: float | None  # None when every reply had an unknown price
     unknown_cost: int  # replies whose cost is unknown
     estimated: int  # replies whose usage we counted ourselves
+    cache_savings: float | None  # USD prompt caching saved (storage/usage.py); None when every price was unknown
 
 
 class SessionRecord(_SessionCore, total=False):

@@ -12,12 +12,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .pricing import format_cost
+from .pricing import Price, Usage, cache_savings, format_cost, format_savings
 from .text_safety import for_terminal, repair
 
 __all__ = [
     "format_cost", "format_tokens", "format_window", "format_time", "table", "reply_summary", "format_bytes",
-    "usage_estimated", "reply_outcome", "outcome_notice", "tool_call_lines", "one_line", "repaired",
+    "usage_estimated", "reply_outcome", "outcome_notice", "tool_call_lines", "one_line", "repaired", "cache_line",
+    "format_savings", "reply_cache_savings",
 ]
 
 
@@ -151,6 +152,38 @@ def not_billed(reply: Mapping[str, Any]) -> bool:
     )
 
 
+def reply_cache_savings(reply: Mapping[str, Any]) -> float | None:
+    """The reply's stored ``cache_savings``; for a reply stored before that field, worked out from its usage and
+    the price snapshot it was billed at; None when unknown."""
+    saved = reply.get("cache_savings")
+    if isinstance(saved, int | float) and not isinstance(saved, bool):
+        return float(saved)
+    usage, prices = reply.get("usage"), reply.get("prices")
+    if "cache_savings" in reply or not isinstance(usage, Mapping) or not isinstance(prices, Mapping):
+        return None
+    try:
+        price = Price(float(prices["input_per_mtok"]), float(prices["output_per_mtok"]),
+                      prices.get("cache_read_per_mtok"), prices.get("cache_write_per_mtok"))
+        tokens = Usage(**{k: int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens")})
+    except (KeyError, TypeError, ValueError):
+        return None
+    return cache_savings(price, tokens)
+
+
+def cache_line(reply: Mapping[str, Any], prefix: str = "cache: ", sep: str = " · ") -> str | None:
+    """'cache: 1,200 read · 300 written · saved $0.0031' for a reply with cache reads or writes, else None.
+    Savings are against the uncached input price; "cost $x extra" when writes cost more than reads saved."""
+    usage = reply.get("usage") or {}
+    read, written = int(usage.get("cache_read_tokens") or 0), int(usage.get("cache_write_tokens") or 0)
+    if not read and not written:
+        return None
+    parts = [f"{read:,} read"] if read else []
+    if written:
+        parts.append(f"{written:,} written")
+    parts.append(format_savings(reply_cache_savings(reply)))
+    return prefix + sep.join(parts)
+
+
 def reply_summary(reply: Mapping[str, Any]) -> str:
     """'openai:gpt-4o-mini · 120 in / 45 out · $0.0001 · 0.42 s to first token · 85 tok/s'.
 
@@ -163,9 +196,10 @@ def reply_summary(reply: Mapping[str, Any]) -> str:
         tok = f"{format_tokens(usage.get('input_tokens'))} in / {format_tokens(usage.get('output_tokens'))} out"
         if usage.get("reasoning_tokens"):
             tok += f" ({format_tokens(usage['reasoning_tokens'])} reasoning)"
-        if usage.get("cache_read_tokens"):
-            tok += f" ({format_tokens(usage['cache_read_tokens'])} cached)"
         parts.append(tok + (" (est.)" if estimated else ""))
+        cache = cache_line(reply, sep=", ")  # commas: the summary's own parts are " · "-separated
+        if cache:
+            parts.append(cache)
     if usage or reply.get("cost") is not None:
         cost = format_cost(reply.get("cost"))
         if reply.get("cost") is not None and estimated:

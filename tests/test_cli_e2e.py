@@ -68,7 +68,11 @@ def test_ask_json_shape(home, llm, capsys):
     code, data, _ = ask_json(capsys, "-m", "gpt-4o-mini", "2+2?")
     assert code == 0
     assert set(data) == {"session_id", "message_id", "model", "text", "reasoning", "finish", "tool_calls", "usage",
-                         "cost", "cost_source", "error"}
+                         "cost", "cost_source", "cache_savings", "error", "answered_by", "requested_model",
+                         "failover", "forecast"}
+    assert data["cache_savings"] == 0  # no cache tokens: nothing saved (a known price, so not None)
+    assert set(data["forecast"]) >= {"input_cost", "output_cost_low", "output_cost_high"}
+    assert data["answered_by"] == data["requested_model"] == data["model"] and data["failover"] == []
     assert data["text"] == "four" and data["finish"] == "stop" and data["error"] is None
     assert data["reasoning"] is None and data["tool_calls"] == []
     assert data["usage"] == {"input_tokens": 12, "output_tokens": 1, "reasoning_tokens": 0, "cache_read_tokens": 0,
@@ -219,7 +223,8 @@ def test_sessions_commands(home, llm, capsys):
     _, b, _ = ask_json(capsys, "-m", "gpt-4o-mini", "Second question")
     rows = json.loads(_run_json(capsys, ["sessions", "list"]))
     assert [r["id"] for r in rows] == [b["session_id"], a["session_id"]]
-    assert set(rows[0]) == {"id", "title", "model", "created_at", "updated_at", "messages", "cost", "cost_estimated"}
+    assert set(rows[0]) == {"id", "title", "model", "created_at", "updated_at", "messages", "cost", "cost_estimated",
+                            "cache_savings"}
     assert rows[1]["title"] == "First question about [brackets]" and rows[1]["messages"] == 2
     assert main(["sessions", "rename", a["session_id"][:6], "Renamed"]) == 0
     assert main(["sessions", "show", a["session_id"]]) == 0

@@ -71,7 +71,13 @@ def ask_json(session_id: str, reply: MessageRecord) -> dict[str, Any]:
         },
         "cost": reply.get("cost"),
         "cost_source": reply.get("cost_source"),
+        "cache_savings": reply.get("cache_savings"),  # USD against the uncached price; None: price unknown
         "error": reply.get("error"),
+        # failover (services/failover.py): the model that answered, the one asked for, and each that failed first
+        "answered_by": reply.get("model"),
+        "requested_model": reply.get("requested_model") or reply.get("model"),
+        "failover": [{"model": f.get("model"), "error": f.get("error"), "kind": f.get("kind")}
+                     for f in reply.get("failover") or [] if isinstance(f, dict)],
     }
 
 
@@ -166,6 +172,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from ..providers.events import ParamsSent, ReasoningDelta, RefusalDelta, Retrying, TextDelta
     from ..services.api import ConfigError
     from ..services.chat import ReplyFinished, ReplyStarted
+    from ..services.failover import FailedOver, short_error
 
     prompt = "" if args.regenerate else read_prompt(args.prompt)
     services = open_services()
@@ -177,6 +184,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
     params = _request_params(args, conversation.params)
+    from .spending import preflight
+
+    forecast = preflight(args, conversation, prompt, params)  # refused (exit 5) before anything is stored
     chat = conversation.chat
     state = _AskState()
     json_out: bool = args.json
@@ -216,6 +226,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 say(f"agentspace-tui: {event.message}")
             elif isinstance(event, ParamsSent) and event.dropped:
                 say(f"agentspace-tui: not sent: {', '.join(event.dropped)} (the model does not take it)")
+            elif isinstance(event, FailedOver):
+                say(f"agentspace-tui: {for_terminal(event.describe(short_error(event.error)))}")
             elif isinstance(event, ReplyFinished):
                 state.reply = event.reply
 
@@ -242,7 +254,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     session_usage = services.store.usage(sid)
     if json_out:
         try:
-            print_json(ask_json(sid, reply))
+            print_json({**ask_json(sid, reply), "forecast": forecast.as_json()})
         except OSError:
             out.broken = True
             silence_stdout()

@@ -32,6 +32,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from .reports import cmd_usage
 
         return cmd_usage(args)
+    if command == "stats":
+        from .stats import cmd_stats
+
+        return cmd_stats(args)
     if command == "context":
         from .reports import cmd_context
 
@@ -40,6 +44,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from .keys import cmd_keys
 
         return cmd_keys(args)
+    if command == "budget":
+        from .budget import cmd_budget
+
+        return cmd_budget(args)
     if command == "pricing":
         from .pricing import cmd_pricing
 

@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--raw", action="store_true",
                    help="write the model's text byte for byte; by default control characters (terminal escape "
                    "sequences) are shown as visible symbols so model text cannot drive your terminal")
+    a.add_argument("--over-budget", dest="over_budget", action="store_true",
+                   help="send once even though a budget is used up (otherwise refused with exit 5)")
+    a.add_argument("-y", "--yes", action="store_true",
+                   help="send even though the forecast is above confirm_above (otherwise refused with exit 5)")
 
     m = sub.add_parser("models", help="list the models in the catalog", description="List chat models: "
                        "litellm's catalog, local Ollama models and configured endpoints.")
@@ -67,7 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "as billed at the time of each reply.")
     u.add_argument("--session", help="only this session")
     u.add_argument("--today", action="store_true", help="only today")
+    u.add_argument("--by", choices=["day", "model", "provider"],
+                   help="group the ledger by day, model or provider (a table with cache savings; --json: a list)")
+    u.add_argument("--since", metavar="YYYY-MM-DD", help="only from this local date on (implies --by model)")
     u.add_argument("--json", action="store_true")
+
+    st = sub.add_parser("stats", help="provider speed and reliability per model (7 and 30 days)",
+                        description="Per provider and model, from the stored replies: time to first token p50/p95, "
+                        "output tokens/s p50, error and rate-limit rates, over the last 7 and 30 days.")
+    st.add_argument("--days", type=int, choices=[7, 30], help="only this window (default: both)")
+    st.add_argument("--json", action="store_true")
 
     c = sub.add_parser("context", help="what the next request would send, by section", description="Break the "
                        "next request of a session down by section: bytes, tokens, input cost, window share.")
@@ -84,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     kl.add_argument("--json", action="store_true")
     kd = ks.add_parser("delete", help="remove a provider's key from the keyring")
     kd.add_argument("provider")
+
+    b = sub.add_parser("budget", help="daily and monthly spending limits", description="Spending limits per "
+                       "local day or calendar month, for all providers or one (--provider). Stored ones replace "
+                       "config.toml's of the same period and provider.")
+    bs = b.add_subparsers(dest="action", metavar="ACTION", required=True)
+    bset = bs.add_parser("set", help="set a daily and/or monthly budget (USD)")
+    bset.add_argument("--daily", metavar="USD", help="limit per local day")
+    bset.add_argument("--monthly", metavar="USD", help="limit per calendar month")
+    bset.add_argument("--provider", help="only this provider's spending (e.g. openai)")
+    blist = bs.add_parser("list", help="budgets, where each comes from, spent, left, month-end projection")
+    blist.add_argument("--json", action="store_true")
+    bun = bs.add_parser("unset", help="remove a stored budget")
+    bun.add_argument("--daily", action="store_true", help="the daily budget")
+    bun.add_argument("--monthly", action="store_true", help="the monthly budget")
+    bun.add_argument("--provider", help="the budget of this provider")
 
     pr = sub.add_parser("pricing", help="price overrides (USD per million tokens)")
     ps = pr.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -6,16 +6,19 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..formatting import format_bytes, format_cost, format_tokens, format_window, table
+from ..formatting import cache_line, format_bytes, format_cost, format_tokens, format_window, table
 from ..pricing import format_price
 from .app_services import open_services
 from .exits import EXIT_OK
 from .output import print_json
 
+if TYPE_CHECKING:
+    from ..context.cache import CacheForecast
+
 USAGE_FIELDS = ("requests", "input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens",
-                "cache_write_tokens", "cost", "unknown_cost", "estimated", "estimated_cost")
+                "cache_write_tokens", "cost", "unknown_cost", "estimated", "estimated_cost", "cache_savings")
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -59,7 +62,30 @@ def _cost_cell(u: Mapping[str, Any]) -> str:
     return text
 
 
+def cache_totals_line(total: Mapping[str, Any]) -> str:
+    """'cache: 12,000 read · 3,000 written · saved $0.0310 (against the uncached input price)'."""
+    line = cache_line({"usage": total, "cache_savings": total.get("cache_savings")})
+    return f"{line} (against the uncached input price)"
+
+
+def cache_forecast_text(cache: CacheForecast) -> str:
+    """One line for ``context``: what the next request has likely cached, and at what input cost."""
+    if cache.expired and cache.age is not None:
+        return (f"likely expired (last request {cache.age / 60:.0f} min ago, {cache.provider} keeps it "
+                f"{cache.lifetime / 60:.0f} min); input {format_cost(cache.cost)} instead of {format_cost(cache.uncached_cost)}")
+    if not cache.cached_tokens and not cache.write_tokens:
+        return cache.note or "nothing cached"
+    text = f"likely cached {format_tokens(cache.cached_tokens)} of {format_tokens(cache.input_tokens)} tokens"
+    text += f" ({cache.cached_parts})" if cache.cached_parts else ""
+    text += f", writes {format_tokens(cache.write_tokens)}" if cache.write_tokens else ""
+    return text + f"; input {format_cost(cache.cost)} instead of {format_cost(cache.uncached_cost)}"
+
+
 def cmd_usage(args: argparse.Namespace) -> int:
+    if getattr(args, "by", None) or getattr(args, "since", None) is not None:
+        from .usage_by import cmd_usage_by
+
+        return cmd_usage_by(args)
     services = open_services()
     session_id = services.session(args.session)["id"] if args.session else None
     day = time.strftime("%Y-%m-%d") if args.today else None
@@ -75,6 +101,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     rows.append(["total", str(t["requests"] or 0), format_tokens(t["input_tokens"] or 0),
                  format_tokens(t["output_tokens"] or 0), format_tokens(t.get("reasoning_tokens") or 0), _cost_cell(t)])
     print(table(["model", "requests", "input", "output", "reasoning", "cost"], rows, right={1, 2, 3, 4}))
+    if t.get("cache_read_tokens") or t.get("cache_write_tokens"):
+        print(cache_totals_line(t))
     if t.get("estimated"):
         print(f"est.: {t['estimated']} of {t['requests']} requests had no usage from the provider; their tokens "
               "were counted locally")
@@ -94,8 +122,11 @@ def cmd_context(args: argparse.Namespace) -> int:
         raise ConfigError(model_error)
     info = conversation.model
     inspection = conversation.inspect(args.draft)  # the branch on screen, with the session's parameters
+    from ..services.forecast import forecast_request
+
+    forecast = forecast_request(services, conversation, args.draft, inspection=inspection)
     if args.json:
-        print_json(inspection.as_json())
+        print_json({**inspection.as_json(), "forecast": forecast.as_json()})
         return EXIT_OK
     rows = [[s.name, format_bytes(s.bytes), str(s.tokens), format_cost(s.cost)] for s in inspection.sections]
     rows.append(["total", format_bytes(inspection.total.bytes), str(inspection.total.tokens),
@@ -104,6 +135,9 @@ def cmd_context(args: argparse.Namespace) -> int:
           + (f", {inspection.used_fraction:.1%} used" if inspection.used_fraction is not None else "")
           + (", token counts are estimates" if not inspection.exact else "") + ")")
     print(table(["section", "bytes", "tokens", "input cost"], rows, right={1, 2, 3}))
+    print(f"forecast: {forecast.describe()}")
+    if inspection.cache is not None:
+        print(f"prompt cache: {cache_forecast_text(inspection.cache)}")
     if inspection.excluded_messages:
         print(f"{inspection.excluded_messages} oldest messages do not fit the window and will be left out "
               "(they stay in the session)")

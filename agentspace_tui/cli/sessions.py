@@ -26,6 +26,7 @@ def session_row(s: Mapping[str, Any]) -> dict[str, Any]:
         "messages": s.get("messages", 0),
         "cost": s.get("cost"),
         "cost_estimated": bool(s.get("estimated")),  # some of it was counted locally, not reported
+        "cache_savings": s.get("cache_savings"),  # USD prompt caching saved against the uncached input price
     }
 
 

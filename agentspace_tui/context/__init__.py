@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from ..domain import MessageRecord, MessageStatus
 from ..pricing import MTOK, Price, input_cost
 from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_many, counter
+
+if TYPE_CHECKING:
+    from .cache import CacheForecast
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Inspection:
     history_messages: int = 0  # messages that will be sent
     max_output_tokens: int | None = None  # the session's max output tokens (None: the provider's default)
     output_cost_max: float | None = None  # what a reply of max_output_tokens costs: a bound, not a forecast of use
+    cache: CacheForecast | None = None  # the provider's prompt cache (services/cache_forecast.py); None: not known
 
     def section(self, name: str) -> Section:
         return next(s for s in self.sections if s.name == name)
@@ -54,6 +58,7 @@ class Inspection:
             "tokens_are_estimates": not self.exact,
             "max_output_tokens": self.max_output_tokens,
             "output_cost_max": self.output_cost_max,
+            "cache": self.cache.as_json() if self.cache is not None else None,
         }
 
 

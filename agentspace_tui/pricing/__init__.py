@@ -108,6 +108,20 @@ def reply_cost(price: Price | None, usage: Usage) -> float | None:
     return total / MTOK
 
 
+def cache_savings(price: Price | None, usage: Usage | None) -> float | None:
+    """What prompt caching saved on one request, in USD, against the uncached input price: each cache read
+    saves (input - cache read price), each cache write costs (cache write price - input) extra. Negative when
+    writes cost more than reads saved; None when the price is unknown (never 0 for unknown). A missing cache
+    price counts at the input price, as ``reply_cost`` bills it (so it saves nothing)."""
+    if price is None or usage is None:
+        return None
+    read_rate = price.cache_read_per_mtok if price.cache_read_per_mtok is not None else price.input_per_mtok
+    write_rate = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    saved = max(0, usage.cache_read_tokens) * (price.input_per_mtok - read_rate)
+    extra = max(0, usage.cache_write_tokens) * (write_rate - price.input_per_mtok)
+    return (saved - extra) / MTOK
+
+
 def reply_cost_with_source(
     price: Price | None, usage: Usage | None, provider_cost: float | None = None
 ) -> tuple[float | None, CostSource | None]:
@@ -118,6 +132,15 @@ def reply_cost_with_source(
     if usage is None or price is None:
         return None, None
     return reply_cost(price, usage), price.source
+
+
+def format_savings(saved: float | None, *, unknown: str = "savings unknown") -> str:
+    """'saved $0.0031', or 'cost $0.0004 extra' when cache writes cost more than reads saved."""
+    if saved is None:
+        return unknown
+    if saved < 0:
+        return f"cost {format_cost(-saved)} extra"
+    return f"saved {format_cost(saved)}"
 
 
 def format_cost(cost: float | None, *, unknown: str = "unknown") -> str:

@@ -28,6 +28,7 @@ from .events import (
 from .litellm_setup import litellm_loaded, load_litellm
 from .litellm_setup import warm_up as warm_up  # re-exported: callers know it from here
 from .params_sent import sent_params
+from .prompt_cache import PROMPT_CACHE_WIRES, with_breakpoints
 from .thinktags import ThinkSplitter
 from .wirefacts import WireFacts, normalise_finish, read_facts
 from .wiretap import Capture
@@ -50,6 +51,8 @@ class ChatRequest:
     # temperature / top_p / max_tokens (services.params.ModelParams.as_dict()): litellm maps each to the provider's
     # own name (Ollama options.num_predict, OpenAI reasoning models max_completion_tokens); unset ones are not sent
     params: dict[str, float | int] = field(default_factory=dict)
+    # prompt_cache = "auto": cache breakpoints where the wire takes them (Anthropic; see prompt_cache.py)
+    prompt_cache: bool = False
     # set by stream_chat (time.monotonic()) as each attempt's HTTP request is sent, after litellm is imported and
     # the request built: time to first token counts from here, not from our own start-up
     sent_at: float | None = None
@@ -192,7 +195,9 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
     label = request.provider.label
     kwargs = dict(
         model=request.litellm_model,
-        messages=request.messages,
+        messages=with_breakpoints(request.messages)
+        if request.prompt_cache and request.wire in PROMPT_CACHE_WIRES
+        else request.messages,
         stream=True,
         stream_options={"include_usage": True},
         timeout=request.timeout,

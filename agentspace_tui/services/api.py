@@ -18,10 +18,14 @@ if TYPE_CHECKING:
     from ..config import keys as keystore
     from ..config.settings import DEFAULT_MODEL, ConfigError, load_settings
     from ..context import ContextInspector, Inspection, failed_before_text
+    from ..context.cache import CacheForecast
     from ..domain import MessageRecord, SessionRecord
     from ..providers.events import ParamsSent, ReasoningDelta, RefusalDelta, Retrying, TextDelta, ToolCallRequest
     from ..providers.litellm_setup import warm_up
     from ..tokens import count, encoding_for, is_exact
+    from .budgets import BudgetStatus, budget_statuses, tightest
+    from .forecast import Forecast, forecast_request, make_forecast
+    from .send_gate import GateCheck, check_send
 
 # where each name lives (relative to this package); ``keystore`` is the module itself
 _HOMES: dict[str, str] = {
@@ -31,11 +35,15 @@ _HOMES: dict[str, str] = {
     "keystore": "..config.keys",
     "DEFAULT_MODEL": "..config.settings", "ConfigError": "..config.settings", "load_settings": "..config.settings",
     "ContextInspector": "..context", "Inspection": "..context", "failed_before_text": "..context",
+    "CacheForecast": "..context.cache",
     "MessageRecord": "..domain", "SessionRecord": "..domain",
     "ReasoningDelta": "..providers.events", "RefusalDelta": "..providers.events", "Retrying": "..providers.events", "ParamsSent": "..providers.events",
     "TextDelta": "..providers.events", "ToolCallRequest": "..providers.events",
     "warm_up": "..providers.litellm_setup",
     "count": "..tokens", "encoding_for": "..tokens", "is_exact": "..tokens",
+    "BudgetStatus": ".budgets", "budget_statuses": ".budgets", "tightest": ".budgets",
+    "Forecast": ".forecast", "forecast_request": ".forecast", "make_forecast": ".forecast",
+    "GateCheck": ".send_gate", "check_send": ".send_gate",
 }
 
 __all__ = [
@@ -43,6 +51,9 @@ __all__ = [
     "MessageRecord", "ModelError", "ModelInfo", "ParamsSent", "ProviderStatus", "ReasoningDelta", "RefusalDelta", "Retrying",
     "SessionRecord", "TextDelta", "ToolCallRequest", "check_model_id", "count", "encoding_for", "failed_before_text",
     "is_exact", "keystore", "load_settings", "warm_up",
+    "CacheForecast",
+    "BudgetStatus", "Forecast", "GateCheck", "budget_statuses", "check_send", "forecast_request", "make_forecast",
+    "tightest",
 ]
 
 

@@ -34,13 +34,15 @@ from ..providers.events import (
     ToolCallRequest,
     UsageReport,
 )
-from ..providers.stream import ChatRequest, stream_chat
+from ..providers.prompt_cache import prefix_fingerprint
+from ..providers.stream import ChatRequest
 from ..providers.wirefacts import wire_for
 from ..storage.errors import SessionBusy
 from ..text_safety import SurrogateJoiner
 from ..tokens import encoding_for
 from .branches import Tree
 from .core import Services, is_stale_stream
+from .failover import FailedOver, Failover
 from .params import ModelParams
 from .reply_saving import ReplyState, checkpoint_while_streaming, finish_reply, flush_held
 
@@ -97,6 +99,7 @@ class ReplyFinished:
 
 ChatEvent = (
     ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ParamsSent | ReplyFinished
+    | FailedOver
 )
 
 
@@ -268,6 +271,7 @@ class ChatService:
                     "host": socket.gethostname(),
                     "excluded_messages": inspection.excluded_messages,
                     "params": params or None,
+                    "cache_prefix": prefix_fingerprint(request_messages, breakpoints=services.settings.prompt_cache == "auto"),
                 },
                 parent=prepared.parent,
                 is_busy=lambda last: last.get("status") == "streaming" and not is_stale_stream(last),
@@ -291,15 +295,17 @@ class ChatService:
             max_retries=services.settings.max_retries,
             wire=wire_for(spec.litellm_prefix),
             params=params,
+            prompt_cache=services.settings.prompt_cache == "auto",
         )
         state = ReplyState(started=time.monotonic())
+        chain = Failover(services, sid, reply["id"], info, price, request, state)  # [failover] in config.toml
         answer, thought = SurrogateJoiner(), SurrogateJoiner()  # an emoji may arrive split across two chunks
         stop_checkpoints = asyncio.Event()
         checkpoints = asyncio.ensure_future(
             checkpoint_while_streaming(store, sid, reply["id"], state, stop_checkpoints)
         )
         try:
-            async for event in stream_chat(request):
+            async for event in chain.stream():
                 if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
                     if state.first_token is None:
                         state.first_token = time.monotonic()
@@ -328,7 +334,11 @@ class ChatService:
                 elif isinstance(event, Finish):
                     state.finish_reason = event.reason
                 elif isinstance(event, StreamError):
-                    state.status, state.error = event.status, event.message
+                    state.status, state.error, state.error_kind = event.status, event.message, event.kind
+                elif isinstance(event, FailedOver):  # nothing arrived yet: another model answers, billed as itself
+                    info, price, request = chain.info, chain.price, chain.request
+                    encoding = encoding_for(info.provider, info.name)
+                    yield event
         except asyncio.CancelledError:
             state.status, state.error = "cancelled", f"{self.stop_reason or 'cancelled'}; the partial reply was kept"
             flush_held(answer, thought, state)

@@ -19,6 +19,7 @@ from ..config.settings import ConfigError
 from ..context import ContextInspector, Inspection, failed_before_text
 from ..domain import Attachment, MessageRecord, SessionRecord, SessionUpdate
 from .branches import Tree
+from .cache_forecast import session_cache_forecast
 from .chat import ChatEvent, ChatService, Fork, Placement, Regenerate, ReplyFinished, ReplyStarted
 from .core import Services
 from .params import PARAM_HELP, ModelParams, ParamError, check_for_model, parse_set_command
@@ -162,10 +163,13 @@ class ChatSession:
         return str((self.session.get("title") if self.session else None) or "New chat")
 
     def inspect(self, draft: str = "") -> Inspection:
-        return self.services.inspect(
-            self.session, self.history_for_request(), self.model, draft, self.inspector,
-            max_output_tokens=self.params.max_tokens,
+        history = self.history_for_request()
+        inspection = self.services.inspect(
+            self.session, history, self.model, draft, self.inspector, max_output_tokens=self.params.max_tokens,
         )
+        # what the provider's prompt cache likely holds of it (services/cache_forecast.py)
+        inspection.cache = session_cache_forecast(self.services, self.session, self.messages, history, self.model, inspection)
+        return inspection
 
     def _set_messages(self, messages: list[MessageRecord]) -> None:
         self._messages, self._tree, self._path = messages, None, None

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..catalog.models import ModelInfo
 from ..domain import MessageRecord, MessageStatus, MessageUpdate, UsageSource
-from ..pricing import Price, Usage, reply_cost_with_source
+from ..pricing import Price, Usage, cache_savings, reply_cost_with_source
 from ..storage import StorageError, Store
 from ..text_safety import SurrogateJoiner
 from .core import estimate_reply_usage
@@ -39,6 +39,9 @@ class ReplyState:
     status: MessageStatus = "complete"
     finish_reason: str = "stop"
     error: str | None = None
+    error_kind: str | None = None  # the StreamError's kind (rate_limit, overloaded, server, ...)
+    requested_model: str | None = None  # set when another model answered (services/failover.py)
+    failover: list[dict[str, Any]] = field(default_factory=list)  # the models that failed before it
     params_sent: dict[str, float | int] | None = None  # None: not reported (no parameters were requested)
     params_dropped: tuple[str, ...] = ()
 
@@ -106,11 +109,13 @@ async def finish_reply(
         "status": state.status,
         "finish_reason": state.finish_reason if state.status == "complete" else state.status,
         "error": state.error,
+        "error_kind": state.error_kind,
         "usage": usage.as_dict() if usage else None,
         "usage_source": usage_source if usage else None,
         "usage_estimated": usage_source != "provider" if usage else False,  # the field older readers know
         "cost": cost,
         "cost_source": cost_source,
+        "cache_savings": cache_savings(price, usage),
         "ttft": (state.first_token - state.started) if state.first_token is not None else None,
         "duration": time.monotonic() - state.started,
         "tokens": tokens,
@@ -118,12 +123,17 @@ async def finish_reply(
     if state.params_sent is not None:  # what really went out, not what was asked for
         fields["params"] = state.params_sent or None
         fields["params_dropped"] = list(state.params_dropped) or None
+    if state.failover:  # another model answered (services/failover.py): the reply is its, at its price
+        fields.update({"model": info.id, "prices": price.snapshot() if price else None,
+                       "requested_model": state.requested_model, "failover": state.failover})
     final = await asyncio.to_thread(store.update_message, sid, reply["id"], **fields)
     if usage is not None:
         await asyncio.to_thread(
             store.record_reply_usage, sid, model=info.id, input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens, cost=cost,
-            estimated=usage_source != "provider", message_id=reply["id"],
+            estimated=usage_source != "provider", message_id=reply["id"], cache_savings=fields["cache_savings"],
         )
+    with contextlib.suppress(StorageError, OSError):  # provider stats only: never fail the save for them
+        await asyncio.to_thread(store.log_reply, final)
     return final

@@ -45,11 +45,13 @@ class AccountingMixin(StoreFiles):
         estimated: bool = False,
         when: float | None = None,
         message_id: str | None = None,
+        cache_savings: float | None = None,
     ) -> None:
         """Add one request to the session's per-model usage and to the ledger (local day, model).
 
         ``cost=None`` means the price is unknown: counted in ``unknown_cost``, never added as 0.
         ``estimated``: the token counts are our local estimate, not the provider's (counted apart too).
+        ``cache_savings``: USD prompt caching saved on it (pricing.cache_savings; None: unknown, not added).
         The reply paid for is marked ``usage_recorded`` in the same write as the session's total: the reply
         ``message_id``, else the newest reply of ``model`` whose stored usage is not counted yet (if any). A
         reply already marked is not counted again: calling this twice for one ``message_id`` counts it once.
@@ -71,7 +73,7 @@ class AccountingMixin(StoreFiles):
             if key is not None and message_id is not None and rows[key].get("usage_recorded") is True:
                 return  # counted already
             paid = rows[key].get("id") if key is not None else None
-            charge = Charge(model, tokens, cost, estimated, when, paid if isinstance(paid, str) else None)
+            charge = Charge(model, tokens, cost, estimated, when, paid if isinstance(paid, str) else None, cache_savings)
             self._commit(doc_id, record, db, charges=[charge])
 
     # -- the one locked change to a session (caller holds ``_writing(self._index, self._ledger)``) -------------
@@ -115,7 +117,7 @@ class AccountingMixin(StoreFiles):
                     key = keys[charge.message_id]
                     messages[key] = {**messages[key], "usage_recorded": True}
                 per_model[charge.model] = usage_math.add_request(
-                    per_model.get(charge.model), charge.tokens, charge.cost, charge.estimated
+                    per_model.get(charge.model), charge.tokens, charge.cost, charge.estimated, charge.cache_savings
                 )
             if op is not None:
                 session["usage"], session["usage_op"] = per_model, op
@@ -147,7 +149,7 @@ class AccountingMixin(StoreFiles):
             day = usage_math.local_day(charge.when)
             row_id = next((k for k, r in rows.items() if r.get("day") == day and r.get("model") == charge.model), None)
             old = rows.get(row_id) if row_id is not None else None
-            bucket = usage_math.add_request(old, charge.tokens, charge.cost, charge.estimated)
+            bucket = usage_math.add_request(old, charge.tokens, charge.cost, charge.estimated, charge.cache_savings)
             rows[row_id or str(next_doc_id(rows))] = {**(old or {}), "day": day, "model": charge.model, **bucket}
         meta = dict(self._rows(self._ledger, "meta").get("1") or {})
         meta["schema"] = SCHEMA_VERSION
@@ -213,6 +215,13 @@ class AccountingMixin(StoreFiles):
                 return usage_math.summarize((record.get("usage") or {}).items())
             rows = self._rows(self._ledger, "ledger").values()
             return usage_math.summarize((str(r.get("model")), r) for r in rows if day is None or r.get("day") == day)
+
+    def ledger_rows(self) -> list[dict[str, Any]]:
+        """Copies of the ledger's rows as stored: {day (local YYYY-MM-DD), model, counters} per (day, model).
+        Healed first, as ``usage`` is: a count a killed process left half done is finished before reading."""
+        self._heal()
+        with self._reading():
+            return [clone(dict(r)) for r in self._rows(self._ledger, "ledger").values() if isinstance(r, dict)]
 
     # -- pricing overrides (USD per million tokens) ------------------------------------------------------
     def set_price_override(

@@ -31,6 +31,7 @@ class Charge:
     estimated: bool = False  # the tokens are our local count, not the provider's
     when: float | None = None  # None: now
     message_id: str | None = None
+    cache_savings: float | None = None  # USD caching saved (negative: cost extra); None unknown (pricing.cache_savings)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +50,7 @@ class Charge:
             estimated=bool(data.get("estimated")),
             when=float(when) if isinstance(when, int | float) else None,
             message_id=message_id if isinstance(message_id, str) else None,
+            cache_savings=_money(data.get("cache_savings")),
         )
 
 
@@ -97,8 +99,13 @@ def charge_of(message: Mapping[str, Any]) -> Charge | None:
         estimated=source != "provider" if source else bool(message.get("usage_estimated")),
         when=reply_time(message),
         message_id=message.get("id") if isinstance(message.get("id"), str) else None,
+        cache_savings=_money(message.get("cache_savings")),  # replies stored before it existed: None
     )
 
 
 def _number(value: Any) -> bool:
     return type(value) in _NUMBERS
+
+
+def _money(value: Any) -> float | None:
+    return float(value) if _number(value) else None

@@ -85,6 +85,7 @@ def public_session(record: Mapping[str, Any], attachments: list[Attachment] | No
     out["cost"] = summary["total"]["cost"]
     out["unknown_cost"] = summary["total"]["unknown_cost"]
     out["estimated"] = summary["total"]["estimated"]  # replies whose usage we counted ourselves
+    out["cache_savings"] = summary["total"]["cache_savings"]  # USD caching saved; None: no price known
     out["attachments"] = clone(attachments if attachments is not None else record.get("attachments") or [])
     out.setdefault("messages", 0)
     return cast(SessionRecord, out)  # trust boundary: an index record as written by index_record

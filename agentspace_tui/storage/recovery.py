@@ -147,7 +147,9 @@ def _ledger_from_sessions(store: DamagedFiles) -> dict[tuple[str, str], dict[str
                 charge = charge_of(msg)
                 if charge is not None:
                     key = (usage_math.local_day(charge.when), charge.model)
-                    out[key] = usage_math.add_request(out.get(key), charge.tokens, charge.cost, charge.estimated)
+                    out[key] = usage_math.add_request(
+                        out.get(key), charge.tokens, charge.cost, charge.estimated, charge.cache_savings
+                    )
     return out
 
 

@@ -17,6 +17,7 @@ from tinydb.table import Document
 
 from ..domain import MessageRecord, MessageUpdate, SessionRecord, SessionUpdate
 from .atomic import SCHEMA_VERSION, parse_tables
+from .budgets import BudgetsMixin
 from .charges import is_open
 from .errors import StorageError
 from .files import SESSIONS_DIR
@@ -35,10 +36,11 @@ from .records import (
     public_session,
     session_meta,
 )
+from .reply_log import ReplyLogMixin
 from .turns import TurnsMixin
 
 
-class Store(TurnsMixin, PreferencesMixin):
+class Store(TurnsMixin, PreferencesMixin, BudgetsMixin, ReplyLogMixin):
     """Local storage. Opening is free (no I/O until first use); every method returns plain JSON data."""
 
     # -- sessions ----------------------------------------------------------------------------------------

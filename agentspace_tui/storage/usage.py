@@ -12,22 +12,26 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-# "estimated": requests whose tokens we counted locally (no provider usage); "estimated_cost": their share of cost
-USAGE_KEYS = ("requests", *TOKEN_KEYS, "cost", "unknown_cost", "estimated", "estimated_cost")
+# "estimated": requests whose tokens we counted locally (no provider usage); "estimated_cost": their share of cost;
+# "cache_savings": USD prompt caching saved against the uncached input price (negative: writes cost more), summed
+# over requests with a known price (pricing.cache_savings); rows stored before it existed count it as 0
+USAGE_KEYS = ("requests", *TOKEN_KEYS, "cost", "unknown_cost", "estimated", "estimated_cost", "cache_savings")
 _NUMBERS = (int, float)
 
 
 def empty() -> dict[str, Any]:
     return {
         "requests": 0, **dict.fromkeys(TOKEN_KEYS, 0), "cost": 0.0, "unknown_cost": 0, "estimated": 0,
-        "estimated_cost": 0.0,
+        "estimated_cost": 0.0, "cache_savings": 0.0,
     }
 
 
 def add_request(
-    bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cost: float | None, estimated: bool = False
+    bucket: Mapping[str, Any] | None, tokens: Mapping[str, int], cost: float | None, estimated: bool = False,
+    cache_savings: float | None = None,
 ) -> dict[str, Any]:
-    """A new bucket: ``bucket`` plus one request with these token counts and cost (None = unknown price)."""
+    """A new bucket: ``bucket`` plus one request with these token counts and cost (None = unknown price) and
+    what caching saved on it (None: unknown, added as nothing)."""
     out = merge(empty(), bucket or {})
     out["requests"] += 1
     for key in TOKEN_KEYS:
@@ -39,6 +43,8 @@ def add_request(
     if estimated:
         out["estimated"] += 1
         out["estimated_cost"] += float(cost or 0.0)
+    if cache_savings is not None:
+        out["cache_savings"] += float(cache_savings)
     return out
 
 
@@ -64,7 +70,7 @@ def summarize(per_model: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, A
 
 def _finish(bucket: dict[str, Any]) -> dict[str, Any]:
     if bucket["requests"] and bucket["unknown_cost"] >= bucket["requests"]:
-        bucket["cost"] = None
+        bucket["cost"] = bucket["cache_savings"] = None
     return bucket
 
 

@@ -267,6 +267,24 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
         if thinking is not None:
             thinking.toggle()
 
+    def action_usage(self) -> None:
+        """Ctrl+L: the usage screen (Ctrl+L again, or Esc, closes it)."""
+        from .screens.usage import UsageScreen
+
+        if isinstance(self.screen, UsageScreen):
+            self.screen.dismiss(None)
+        elif self.services is not None:
+            self.push_screen(UsageScreen(self.services))
+
+    def action_stats(self) -> None:
+        """F9: provider stats (F9 again, or Esc, closes them)."""
+        from .screens.stats import StatsScreen
+
+        if isinstance(self.screen, StatsScreen):
+            self.screen.dismiss(None)
+        elif self.services is not None:
+            self.push_screen(StatsScreen(self.services))
+
     def action_toggle_inspector(self) -> None:
         sidebar = self.main_screen.sidebar
         sidebar.display = not sidebar.display
@@ -318,6 +336,10 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
         yield SystemCommand("Show/hide thinking", "The model's reasoning in the newest reply that has some",
                             self.action_toggle_thinking)
         yield SystemCommand("API keys", "Provider keys and local models", self.action_keys)
+        yield SystemCommand("Usage", "Spend per day, model and provider; tokens, cache savings, budgets",
+                            self.action_usage)
+        yield SystemCommand("Provider stats", "Time to first token, speed, error and rate-limit rates per model",
+                            self.action_stats)
         yield SystemCommand("Export session", "Write the session as Markdown", lambda: self.run_slash_command("/export"))
         yield SystemCommand("Help", "Keys and slash commands", lambda: self.run_slash_command("/help"))
 

@@ -15,13 +15,14 @@ from textual.app import App
 from textual.worker import Worker
 
 from ..formatting import one_line
+from .budget_view import crossings, footer_budget
 from .chat_screen import ChatScreen
 from .help import title_bar_text
 from .messages import InspectionReady, UsageRefreshed
 from .widgets.conversation import NoticeBlock, ReplyBlock
 
 if TYPE_CHECKING:  # the core loads in the startup worker, after the first paint
-    from ..services.api import Inspection, MessageRecord, ModelInfo, SessionRecord
+    from ..services.api import BudgetStatus, Inspection, MessageRecord, ModelInfo, SessionRecord
     from ..services.chat import ChatService
     from ..services.chat_session import ChatSession
     from ..services.core import Services
@@ -52,6 +53,9 @@ class AppBase(App[int]):
         self.ready = False  # a conversation is open and the prompt usable
         self.measured = False  # the history has been counted: the inspector can update per keystroke
         self._last_input_at = 0.0
+        self.budget_statuses: list[BudgetStatus] | None = None  # read by the usage worker; None: not yet
+        self._budget_toasts: dict[str, str] = {}  # budget name -> the state last toasted (budget_view.crossings)
+        self._budgets_asked = False
 
     # -- the open conversation (None until the startup worker has run) ---------------------------------------
     @property
@@ -136,7 +140,11 @@ class AppBase(App[int]):
 
     def refresh_footer(self) -> None:
         last = self.conversation.last_reply() if self.conversation else None
-        self.main_screen.cost_footer.show(last, self.session_usage, self.today)
+        budget = footer_budget(self.budget_statuses, self.model.provider if self.model else None)
+        self.main_screen.cost_footer.show(last, self.session_usage, self.today, budget)
+        if self.budget_statuses is None and self.services is not None and not self._budgets_asked:
+            self._budgets_asked = True  # read once at start-up, then with the usage after each reply
+            self.refresh_usage()
 
     def refresh_inspector(self, draft: str | None = None) -> None:
         conversation = self.conversation
@@ -161,7 +169,12 @@ class AppBase(App[int]):
             return
         self.last_inspection = inspection
         params = conversation.params
-        self.main_screen.sidebar.show(inspection, conversation.attachments, params.describe())
+        from ..services.api import make_forecast
+
+        model = conversation.model
+        forecast = make_forecast(inspection, model, self.core_services.price_for(model), conversation.messages,
+                                 params.max_tokens) if inspection.model == model.id else None
+        self.main_screen.sidebar.show(inspection, conversation.attachments, params.describe(), forecast)
 
     def show_conversation(self) -> None:
         """Rebuild the conversation view from the open conversation's branch (opening, branching)."""
@@ -180,10 +193,17 @@ class AppBase(App[int]):
         session_id = self.conversation.session_id if self.conversation else None
         session_usage = store.usage(session_id) if session_id else None
         today = store.usage(day=time.strftime("%Y-%m-%d"))
-        self.post_message(UsageRefreshed(session_id, session_usage, today))
+        from ..services.api import budget_statuses
+
+        budgets = budget_statuses(self.core_services.settings, store)
+        self.post_message(UsageRefreshed(session_id, session_usage, today, budgets))
 
     def on_usage_refreshed(self, message: UsageRefreshed) -> None:
         self.today = message.today
         if self.conversation is not None and message.session_id == self.conversation.session_id:
             self.session_usage = message.session_usage
+        if message.budgets is not None:
+            self.budget_statuses = message.budgets
+            for text, severity in crossings(message.budgets, self._budget_toasts):
+                self.notify(text, severity="error" if severity == "error" else "warning", markup=False, timeout=8)
         self.refresh_footer()

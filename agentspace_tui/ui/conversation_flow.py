@@ -12,8 +12,8 @@ from textual import on, work
 
 from ..text_safety import for_terminal
 from . import gc_policy
-from .app_base import AppBase
 from .messages import ConversationChanged
+from .spending_flow import SpendingFlow
 from .widgets.conversation import ConversationView, ReplyBlock, UserBlock, code_blocks
 from .widgets.message_block import MessageBlock
 from .widgets.prompt import PromptInput
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
 
 
-class ConversationFlow(AppBase):
+class ConversationFlow(SpendingFlow):
     def __init__(self) -> None:
         super().__init__()
         self._sent_draft: tuple[str, dict[int, str]] | None = None  # given back if the send is refused
@@ -55,6 +55,8 @@ class ConversationFlow(AppBase):
         if not self._can_send():
             return
         if self._too_big_to_send(text):
+            return
+        if self.held_by_gate(text, None, lambda: self.send(text)):  # a used-up budget or a costly forecast asks
             return
         place: Placement = None
         if self._editing is not None and self.chat_session.message(self._editing) is None:
@@ -122,6 +124,8 @@ class ConversationFlow(AppBase):
         except ConfigError as exc:
             self.notice(str(exc))
             return
+        if self.held_by_gate("", model_id, lambda: self._answer_again(target, model_id)):
+            return
         self._sent_draft = None  # the draft being typed is not involved
         self._start("", place, model_id=model_id, redraw=True)
 
@@ -140,6 +144,7 @@ class ConversationFlow(AppBase):
         )
         from ..services.chat import BusyError, ReplyFinished, ReplyStarted
         from ..services.core import NotFoundError
+        from ..services.failover import FailedOver
 
         view = self.main_screen.conversation
         block: ReplyBlock | None = None
@@ -158,6 +163,8 @@ class ConversationFlow(AppBase):
                     block.note(event.message)
                 elif isinstance(event, ParamsSent) and event.dropped:
                     block.note(f"not sent: {', '.join(event.dropped)} ({conversation.model.id} does not take it)")
+                elif isinstance(event, FailedOver):  # [failover]: another model answers; the header says so
+                    block.failed_over(event.from_model, event.to_model, event.kind)
                 elif isinstance(event, ToolCallRequest):  # listed in the reply when it ends; nothing is run
                     block.note(f"⚙ the model asks to call {event.name} (tools are not enabled in this app)")
                 elif isinstance(event, ReplyFinished):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:  # the core loads in the startup worker, after the first paint
-    from ..services.api import Inspection, ModelInfo
+    from ..services.api import BudgetStatus, Inspection, ModelInfo
     from ..services.chat_session import ChatSession, Outcome
     from ..services.core import Services
 
@@ -21,6 +21,7 @@ class UsageRefreshed(Message):
     session_id: str | None  # whose usage ``session_usage`` is (the app may have opened another meanwhile)
     session_usage: dict | None
     today: dict
+    budgets: list[BudgetStatus] | None = None  # every budget's status (None: not read)
 
     def can_replace(self, message: Message) -> bool:  # a burst collapses to the newest
         return isinstance(message, UsageRefreshed)

@@ -124,6 +124,7 @@ class SessionFlow(AppBase):
     def open_switcher(self, chosen: Callable[[str], None], heading: str = "Model for the next request") -> None:
         if not self.ready:
             return
+        from ..services.stats import latency_lookup
         from .screens.model_switcher import ModelSwitcherScreen
 
         conversation = self.chat_session
@@ -133,9 +134,11 @@ class SessionFlow(AppBase):
             if model_id:
                 chosen(model_id)
 
-        self.push_screen(
-            ModelSwitcherScreen(self.core_services.model_choices(), estimate, conversation.model.id, heading), done
-        )
+        latency = latency_lookup(self.core_services.store)  # p50 time to first token, read in the screen's worker
+        self.push_screen(ModelSwitcherScreen(
+            self.core_services.model_choices(), estimate, conversation.model.id, heading, latency=latency.known,
+            load_latency=latency.load,
+        ), done)
 
     def _estimator(self, draft: str) -> Callable[[ModelChoice], tuple[float | None, float | None, int]]:
         """Cost of the next request and window share for any model, from cached per-encoding counts."""

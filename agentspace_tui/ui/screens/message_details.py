@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ...formatting import format_cost, format_time, not_billed, one_line, usage_estimated
+from ...formatting import cache_line, format_cost, format_time, not_billed, one_line, usage_estimated
 
 LABEL_WIDTH = 20
 PARAMS = ("temperature", "top_p", "max_tokens")  # shown first, in this order; others follow as stored
@@ -110,6 +110,7 @@ def detail_rows(message: Mapping[str, Any]) -> list[tuple[str, str]]:
         ttft, duration = message.get("ttft"), message.get("duration")
         rows += [
             ("Cost", cost_line(message)),
+            ("Cache", cache_line(message, prefix="")),  # reads / writes and what they saved against the uncached price
             ("Price billed", price_line(message.get("prices"))),
             ("Time to first token", f"{ttft:.2f} s" if isinstance(ttft, int | float) else None),
             ("Duration", f"{duration:.2f} s" if isinstance(duration, int | float) else None),

@@ -8,11 +8,11 @@ is a well-formed model id (``catalog.models.check_model_id``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -153,8 +153,12 @@ def provider_label(provider: str) -> str:
     return spec.label if spec is not None else one_line(provider)
 
 
-def row_text(choice: ModelChoice, estimate: tuple[float | None, float | None, int], *, current: bool) -> Text:
-    """Two lines: mark, id and provider; then window, prices, key, next request cost and window share."""
+def row_text(
+    choice: ModelChoice, estimate: tuple[float | None, float | None, int], *, current: bool,
+    latency: float | None = None,
+) -> Text:
+    """Two lines: mark, id and provider; then window, prices, p50 time to first token (when known), key, next
+    request cost and window share."""
     cost, fraction, excluded = estimate
     info = choice.info
     window = format_tokens(info.context_window) if info.context_window else "window ?"
@@ -169,6 +173,8 @@ def row_text(choice: ModelChoice, estimate: tuple[float | None, float | None, in
         parts.append(("  (current)", STYLE_CURRENT))
     price = price_text(choice)
     details = [(window, STYLE_DIM if info.context_window else STYLE_UNKNOWN), price]
+    if latency is not None:  # p50 time to first token, last 30 days (services/stats.py)
+        details.append((f"TTFT p50 {latency:.2f} s", STYLE_DIM))
     if not (info.local and price[0] == "free (local)"):  # "free (local)" already says it needs no key
         details.append(key_text(choice))
     details.append(next_cost_text(choice, cost))
@@ -219,9 +225,15 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
         estimate: Callable[[ModelChoice], tuple[float | None, float | None, int]],
         current: str | None,
         heading: str = "Model for the next request",
+        *,
+        latency: Mapping[str, float] | None = None,
+        load_latency: Callable[[], Mapping[str, float]] | None = None,
     ) -> None:
+        """``latency``: p50 time to first token per model id as known; ``load_latency`` (blocking) reads it afresh"""
         super().__init__()
         self._heading = heading
+        self._latency = dict(latency or {})
+        self._load_latency = load_latency
         self._choices = list(choices)
         self._estimate = estimate
         self._current = current
@@ -262,7 +274,8 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
         if option is None:
             choice = self._choices[index]
             current = choice.info.id == self._current
-            option = Option(row_text(choice, self._estimate(choice), current=current))
+            option = Option(row_text(choice, self._estimate(choice), current=current,
+                                     latency=self._latency.get(choice.info.id)))
             self._options[index] = option
         return option
 
@@ -309,6 +322,22 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
         self.query_one("#switcher-list", OptionList).can_focus = False
         self.refilter("")
         self.query_one("#switcher-filter", Input).focus()
+        if self._load_latency is not None:
+            self._read_latency(self._load_latency)
+
+    @work(thread=True, group="switcher-latency", exit_on_error=False, description="read model latency")
+    def _read_latency(self, load: Callable[[], Mapping[str, float]]) -> None:
+        self.app.call_from_thread(self.show_latency, dict(load()))
+
+    def show_latency(self, latency: Mapping[str, float]) -> None:
+        """Rows with these p50 times to first token (the filter and the highlighted row stay)."""
+        if dict(latency) != self._latency and self.is_mounted:
+            self._latency, option_list = dict(latency), self.query_one("#switcher-list", OptionList)
+            self._options.clear()
+            highlighted = option_list.highlighted
+            self.refilter(self.query_one("#switcher-filter", Input).value)
+            if highlighted is not None and highlighted < len(self._rows):
+                option_list.highlighted = highlighted
 
     @property
     def shown_ids(self) -> list[str]:

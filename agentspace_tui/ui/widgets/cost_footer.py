@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import Static
 
 from ...formatting import format_cost, format_tokens, not_billed, usage_estimated
+
+if TYPE_CHECKING:
+    from ...services.api import BudgetStatus
+
+BUDGET_STYLES = {"ok": "green", "warn": "bold yellow", "over": "bold red"}
 
 
 def _total(cost: float | None, unknown: int) -> str:
@@ -19,7 +24,11 @@ def _total(cost: float | None, unknown: int) -> str:
 
 
 class CostFooter(Static):
-    def show(self, last: Mapping[str, Any] | None, session_usage: dict | None, today: dict | None) -> None:
+    def show(
+        self, last: Mapping[str, Any] | None, session_usage: dict | None, today: dict | None,
+        budget: BudgetStatus | None = None,
+    ) -> None:
+        """``budget``: the tightest budget the next request counts against (None: no budget applies)."""
         text = Text()
         text.append("last ", style="dim")
         if last and last.get("usage"):
@@ -44,4 +53,10 @@ class CostFooter(Static):
             text.append(_total(total.get("cost"), total.get("unknown_cost") or 0), style="bold")
             estimated = f", {total['estimated']} est." if total.get("estimated") else ""
             text.append(f" ({total.get('requests')} req{estimated})", style="dim")
+        if budget is not None:
+            text.append("  │  ", style="dim")
+            text.append(budget.short(), style=BUDGET_STYLES.get(budget.state, ""))
+            projection = budget.projection
+            if projection is not None and projection > budget.budget.amount and budget.state != "over":
+                text.append(f" (month-end ≈ {format_cost(projection)})", style="yellow")
         self.update(text)

@@ -13,9 +13,11 @@ from textual.widgets import Static
 
 from ...formatting import format_bytes, format_cost, format_tokens, format_window, one_line
 from ...text_safety import for_terminal
+from .inspector_cache import cache_text
+from .inspector_forecast import forecast_text
 
 if TYPE_CHECKING:
-    from ...services.api import Inspection
+    from ...services.api import Forecast, Inspection
 
 LABELS = {
     "system_prompt": "System prompt",
@@ -54,7 +56,8 @@ def parameters_text(insp: Inspection, params_text: str | None) -> Text:
 
 
 def render_inspection(
-    insp: Inspection, attachments: Sequence[Mapping[str, Any]] | None = None, params_text: str | None = None
+    insp: Inspection, attachments: Sequence[Mapping[str, Any]] | None = None, params_text: str | None = None,
+    forecast: Forecast | None = None,
 ) -> Group:
     head = Text(one_line(insp.model), style="bold")  # ids and file names shown made safe, never as markup
     head.append(f"\nwindow {format_window(insp.context_window)}", style="dim")
@@ -82,7 +85,9 @@ def render_inspection(
         notes.append(f"tokens are local estimates ({insp.encoding})", style="dim italic")
     params = parameters_text(insp, params_text)
     middle = (params, Text("")) if params else ()
-    return Group(head, window_bar(insp.used_fraction), Text(""), grid, Text(""), *middle, notes)
+    ahead = (forecast_text(forecast), Text("")) if forecast is not None else ()
+    cached = (cache_text(insp.cache), Text("")) if insp.cache is not None else ()  # inspector_cache.py
+    return Group(head, window_bar(insp.used_fraction), Text(""), grid, Text(""), *ahead, *cached, *middle, notes)
 
 
 class InspectorSidebar(VerticalScroll):
@@ -92,10 +97,11 @@ class InspectorSidebar(VerticalScroll):
 
     def show(
         self, inspection: Inspection, attachments: Sequence[Mapping[str, Any]] | None = None,
-        params_text: str | None = None,
+        params_text: str | None = None, forecast: Forecast | None = None,
     ) -> None:
         """``params_text``: the session's ``ModelParams.describe()``; None leaves the parameters line out."""
-        self.query_one("#inspector-body", Static).update(render_inspection(inspection, attachments, params_text))
+        body = render_inspection(inspection, attachments, params_text, forecast)
+        self.query_one("#inspector-body", Static).update(body)
 
     def show_message(self, text: str) -> None:
         self.query_one("#inspector-body", Static).update(Text(for_terminal(text), style="dim"))

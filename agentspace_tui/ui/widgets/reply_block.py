@@ -45,6 +45,8 @@ OUTCOME_TEXT = {
     "tool_calls": ("⚙ tool call requested", "-tool-calls"),
 }
 STATUS_CLASSES = ("complete", "interrupted", "cancelled", "error")
+# why another model answered (services/failover.py): the failed attempts' error kinds, briefly
+FAILOVER_LABELS = {"rate_limit": "rate limit", "overloaded": "overloaded", "server": "server error"}
 TOOL_ARGUMENTS_SHOWN = 400  # characters of a tool call's arguments shown before "…"
 
 # The live tail shows code without syntax highlighting: highlighting re-lexes the block on every frame
@@ -60,6 +62,18 @@ def outcome(message: Mapping[str, Any]) -> str | None:
     if reason in OUTCOME_TEXT:
         return reason
     return "tool_calls" if message.get("tool_calls") else None
+
+
+def failover_text(message: Mapping[str, Any]) -> str | None:
+    """'↪ answered by openai:gpt-4.1 (anthropic rate limit)' for a reply a failover chain answered; else None."""
+    attempts = [a for a in message.get("failover") or [] if isinstance(a, Mapping)]
+    if not attempts:
+        return None
+    reasons = ", ".join(
+        f"{str(a.get('model') or '?').partition(':')[0]} {FAILOVER_LABELS.get(str(a.get('kind')), str(a.get('kind')))}"
+        for a in attempts
+    )
+    return one_line(f"↪ answered by {message.get('model') or '?'} ({reasons})")
 
 
 def tool_calls_text(calls: list[dict]) -> Text:
@@ -135,8 +149,12 @@ class ReplyBlock(MessageBlock, Vertical):
 
     # -- text -----------------------------------------------------------------------------------------
     def _header_text(self) -> Text:
-        model = one_line(self.message.get("model") or "assistant")
+        failover = failover_text(self.message)
+        model = one_line((self.message.get("requested_model") if failover else None) or self.message.get("model")
+                         or "assistant")
         text = Text.assemble(("● ", "bold"), (model, "bold"))
+        if failover:
+            text.append(f"  {failover}", style="italic")
         status = self.message.get("status")
         if self.streaming:
             text.append("  streaming…", style="italic dim")
@@ -194,6 +212,14 @@ class ReplyBlock(MessageBlock, Vertical):
     @property
     def reasoning(self) -> str:
         return self.thinking.text if self.thinking is not None else (self.message.get("reasoning") or "")
+
+    def failed_over(self, from_model: str, to_model: str, kind: str) -> None:
+        """Another model answers (services/failover.py FailedOver): the header says so while it streams."""
+        message = self.message
+        attempts = [*(message.get("failover") or []), {"model": from_model, "kind": kind}]
+        self.message = {**message, "requested_model": message.get("requested_model") or from_model,
+                        "model": to_model, "failover": attempts}
+        self.query_one(".reply-header", Static).update(self._header_text())
 
     def note(self, text: str) -> None:
         self.query_one(".reply-summary", Static).update(Text(for_terminal(text), style="italic"))
