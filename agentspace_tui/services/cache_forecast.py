@@ -76,12 +76,9 @@ def reached_provider(reply: Mapping[str, Any]) -> bool:
 
 
 def last_request(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The session's newest request (on any branch) that reached the provider, as its reply; None if none."""
-    found: Mapping[str, Any] | None = None
-    for message in messages:
-        if reached_provider(message) and (found is None or _when(message) >= _when(found)):
-            found = message
-    return found
+    """The reply of the session's last request the provider took in (messages are stored in the order they
+    were created, so the newest such reply is the last one found from the end)."""
+    return next((m for m in reversed(messages) if reached_provider(m)), None)
 
 
 def _when(reply: Mapping[str, Any]) -> float:
@@ -177,6 +174,79 @@ def _parts(prefix: Sequence[Mapping[str, Any]], matched: int, has_attachments: b
     return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class _Prefix:
+    """The cacheable part of the next request: the system message, then the history sent, and their tokens."""
+
+    key: tuple[Any, ...]
+    messages: list[Mapping[str, Any]]
+    tokens: list[int]
+
+
+class CacheForecaster:
+    """The cache forecast of one open conversation. What the next request's cacheable prefix is depends on the
+    history, never on the draft, so it is worked out once per change of history (or model, system prompt,
+    attachments) and a keystroke only prices it again: the inspector stays fast on long sessions."""
+
+    def __init__(self) -> None:
+        self._prefix: _Prefix | None = None
+
+    def forecast(
+        self,
+        services: Services,
+        session: Mapping[str, Any] | None,
+        messages: Sequence[MessageRecord],
+        history: Sequence[MessageRecord],
+        info: ModelInfo,
+        inspection: Inspection,
+        now: float | None = None,
+    ) -> CacheForecast | None:
+        """The forecast for the request ``inspection`` measured (``history``: the branch it continues,
+        ``messages``: the whole session, every branch). None when the provider's caching is not one we know,
+        or the request is too short for any cache."""
+        style = cache_style(services.provider(info.provider), info.name, services.settings.prompt_cache)
+        if style is None:
+            return None
+        attachments = list((session or {}).get("attachments") or [])
+        system = system_text(services.session_system_prompt(session), attachments)
+        prefix = self._prefix_of(system, messages, history, info, inspection)
+        forecast = forecast_cache(
+            style, model_id=info.id, prefix=prefix.messages, prefix_tokens=prefix.tokens,
+            input_tokens=inspection.total.tokens, price=services.price_for(info), last=last_request(messages),
+            now=time.time() if now is None else now, has_attachments=bool(attachments),
+        )
+        if not forecast.cached_tokens and not forecast.expired and sum(prefix.tokens) < style.min_tokens:
+            return None  # too short for any cache: nothing worth saying
+        return forecast
+
+    def _prefix_of(
+        self, system: str, messages: Sequence[MessageRecord], history: Sequence[MessageRecord], info: ModelInfo,
+        inspection: Inspection,
+    ) -> _Prefix:
+        # a new message, a reply that finished, another branch or a hidden pair changes one of these
+        key = (info.id, inspection.encoding, system, inspection.history_messages, len(messages), len(history),
+               _signature(messages[-1] if messages else None), _signature(history[-1] if history else None))
+        if self._prefix is not None and self._prefix.key == key:
+            return self._prefix
+        sent = sendable_history(history)
+        sent = sent[len(sent) - inspection.history_messages :] if inspection.history_messages else []
+        prefix: list[Mapping[str, Any]] = [{"role": "system", "content": system}] if system else []
+        system_tokens = sum(s.tokens for s in inspection.sections if s.name in ("system_prompt", "attachments"))
+        tokens = [system_tokens] if system else []
+        for message in sent:
+            prefix.append({"role": message["role"], "content": message["content"]})
+            tokens.append(message_tokens(message, inspection.encoding))
+        self._prefix = _Prefix(key, prefix, tokens)
+        return self._prefix
+
+
+def _signature(message: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    if message is None:
+        return None
+    return (message.get("id"), message.get("status"), len(message.get("content") or ""), message.get("hidden"),
+            message.get("usage") is not None)
+
+
 def session_cache_forecast(
     services: Services,
     session: Mapping[str, Any] | None,
@@ -186,25 +256,5 @@ def session_cache_forecast(
     inspection: Inspection,
     now: float | None = None,
 ) -> CacheForecast | None:
-    """The cache forecast for the request ``inspection`` measured (``history``: the branch it continues,
-    ``messages``: the whole session, every branch). None when the provider's caching is not one we know."""
-    style = cache_style(services.provider(info.provider), info.name, services.settings.prompt_cache)
-    if style is None:
-        return None
-    attachments = list((session or {}).get("attachments") or [])
-    system = system_text(services.session_system_prompt(session), attachments)
-    sent = sendable_history(history)
-    sent = sent[len(sent) - inspection.history_messages :] if inspection.history_messages else []
-    prefix: list[Mapping[str, Any]] = [{"role": "system", "content": system}] if system else []
-    tokens = [sum(s.tokens for s in inspection.sections if s.name in ("system_prompt", "attachments"))] if system else []
-    for message in sent:
-        prefix.append({"role": message["role"], "content": message["content"]})
-        tokens.append(message_tokens(message, inspection.encoding))
-    forecast = forecast_cache(
-        style, model_id=info.id, prefix=prefix, prefix_tokens=tokens, input_tokens=inspection.total.tokens,
-        price=services.price_for(info), last=last_request(messages), now=time.time() if now is None else now,
-        has_attachments=bool(attachments),
-    )
-    if not forecast.cached_tokens and not forecast.expired and sum(tokens) < style.min_tokens:
-        return None  # too short for any cache: nothing worth saying
-    return forecast
+    """``CacheForecaster.forecast`` once (the CLI's ``context``; an open conversation keeps a forecaster)."""
+    return CacheForecaster().forecast(services, session, messages, history, info, inspection, now)

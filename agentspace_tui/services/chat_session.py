@@ -19,7 +19,7 @@ from ..config.settings import ConfigError
 from ..context import ContextInspector, Inspection, failed_before_text
 from ..domain import Attachment, MessageRecord, SessionRecord, SessionUpdate
 from .branches import Tree
-from .cache_forecast import session_cache_forecast
+from .cache_forecast import CacheForecaster
 from .chat import ChatEvent, ChatService, Fork, Placement, Regenerate, ReplyFinished, ReplyStarted
 from .core import Services
 from .params import PARAM_HELP, ModelParams, ParamError, check_for_model, parse_set_command
@@ -80,6 +80,7 @@ class ChatSession:
         self._messages: list[MessageRecord] = list(messages or [])
         self._tree: Tree[MessageRecord] | None = None
         self._path: list[MessageRecord] | None = None
+        self._cache = CacheForecaster()  # the prompt cache's likely part of the next request, per history
         self.streaming_reply_id: str | None = None  # the reply being streamed by this process, if any
         # the blocking edits (commands, parameters, branches) read, then write: callers in worker threads hold this
         # so two quick ones (`/set temperature`, then `/set top-p`) cannot lose each other's change
@@ -168,7 +169,7 @@ class ChatSession:
             self.session, history, self.model, draft, self.inspector, max_output_tokens=self.params.max_tokens,
         )
         # what the provider's prompt cache likely holds of it (services/cache_forecast.py)
-        inspection.cache = session_cache_forecast(self.services, self.session, self.messages, history, self.model, inspection)
+        inspection.cache = self._cache.forecast(self.services, self.session, self.messages, history, self.model, inspection)
         return inspection
 
     def _set_messages(self, messages: list[MessageRecord]) -> None:

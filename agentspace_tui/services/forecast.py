@@ -8,7 +8,7 @@ costs, never $0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,21 +86,26 @@ class Forecast:
         }
 
 
-def recent_output_tokens(history: Iterable[Mapping[str, Any]], model_id: str, limit: int = RECENT_REPLIES) -> list[int]:
-    """Output tokens of ``model_id``'s latest replies (newest last) that reported usage."""
-    found = []
-    for message in history:
+def recent_output_tokens(
+    history: Sequence[Mapping[str, Any]], model_id: str, limit: int = RECENT_REPLIES
+) -> list[int]:
+    """Output tokens of ``model_id``'s latest ``limit`` replies (newest last) that reported usage. Read from the
+    end, so a long session costs no more than a short one on each keystroke."""
+    found: list[int] = []
+    for message in reversed(history):
+        if len(found) == limit:
+            break
         if message.get("role") != "assistant" or message.get("model") != model_id:
             continue
         usage = message.get("usage")
         tokens = usage.get("output_tokens") if isinstance(usage, Mapping) else None
         if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0:
             found.append(tokens)
-    return found[-limit:]
+    return found[::-1]
 
 
 def make_forecast(
-    inspection: Inspection, info: ModelInfo, price: Price | None, history: Iterable[Mapping[str, Any]],
+    inspection: Inspection, info: ModelInfo, price: Price | None, history: Sequence[Mapping[str, Any]],
     max_output_tokens: int | None = None,
 ) -> Forecast:
     """The next request's forecast from what the inspector measured, the model's price and the history's replies."""
