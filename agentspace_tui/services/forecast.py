@@ -73,7 +73,7 @@ class Forecast:
         if self.basis == "recent replies":
             return "from recent replies"
         if self.basis == "model max output":
-            return f"up to the model's max output ({format_tokens(self.output_tokens_high)} tokens)"
+            return f"up to the model's max output of {format_tokens(self.output_tokens_high)} tokens"
         return "no bound"
 
     def as_json(self) -> dict[str, Any]:

@@ -54,9 +54,13 @@ class CostFooter(Static):
             estimated = f", {total['estimated']} est." if total.get("estimated") else ""
             text.append(f" ({total.get('requests')} req{estimated})", style="dim")
         if budget is not None:
-            text.append("  │  ", style="dim")
-            text.append(budget.short(), style=BUDGET_STYLES.get(budget.state, ""))
+            part = Text(budget.short(), style=BUDGET_STYLES.get(budget.state, ""))
             projection = budget.projection
             if projection is not None and projection > budget.budget.amount and budget.state != "over":
-                text.append(f" (month-end ≈ {format_cost(projection)})", style="yellow")
+                part.append(f" (month-end ≈ {format_cost(projection)})", style="yellow")
+            if budget.state == "ok":
+                text.append("  │  ", style="dim")
+                text.append_text(part)
+            else:  # warning or used up: first, so a narrow terminal never cuts it off
+                text = Text.assemble(part, ("  │  ", "dim"), text)
         self.update(text)

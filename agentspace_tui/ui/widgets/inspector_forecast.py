@@ -28,7 +28,8 @@ def forecast_text(forecast: Forecast) -> Table | Group:
     if forecast.output_cost_high is None:
         grid.add_row(Text("reply", style="yellow"), Text("unknown", style="yellow"))
         return grid
-    tokens = f"{format_tokens(forecast.output_tokens_low)}–{format_tokens(forecast.output_tokens_high)} tokens"
+    low, high = format_tokens(forecast.output_tokens_low), format_tokens(forecast.output_tokens_high)
+    tokens = f"{high} tokens" if low == high else f"{low}–{high} tokens"
     grid.add_row(Text(f"reply {tokens}"), _span(forecast.output_cost_low, forecast.output_cost_high))
     grid.add_row(Text("total", style="bold"), Text(_span(forecast.total_low, forecast.total_high), style="bold"))
     return Group(grid, Text(f"reply range: {forecast.basis_text()}", style="dim"))  # full width: it wraps less
