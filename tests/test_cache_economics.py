@@ -304,6 +304,8 @@ def test_forecast_math_with_explicit_times():
     assert forecast_cache(style, last=None, now=0, **kw).note.startswith("first request")
     other = forecast_cache(style, last={**last, "model": "anthropic:claude-opus-4-1"}, now=1001, **kw)
     assert other.cached_tokens == 0 and "another model" in other.note
+    # another model answered last (a failover, a switch): none of this model's cache is there to expire
+    assert not forecast_cache(style, last={**last, "model": "openai:gpt-4.1"}, now=1000.0 + 900, **kw).expired
     short = forecast_cache(style, last=last, now=1001, **{**kw, "prefix_tokens": [500, 100, 100]})
     assert short.cached_tokens == 0 and short.write_tokens == 0 and "under 1,024" in short.note
     unknown = forecast_cache(style, last=last, now=1001, **{**kw, "price": None})

@@ -103,7 +103,9 @@ def forecast_cache(
     of the session's last request (``last_request``), with its ``cache_prefix`` and ``created_at``."""
     last_at = _when(last) if last is not None else None
     age = max(0.0, now - last_at) if last_at is not None else None
-    expired = style.mode != "off" and age is not None and age > style.lifetime
+    # only this model's own cache can expire: after another model answered there is none of it to lose
+    same_model = last is not None and last.get("model") == model_id
+    expired = style.mode != "off" and same_model and age is not None and age > style.lifetime
     cumulative: list[int] = []
     for tokens in prefix_tokens:
         cumulative.append((cumulative[-1] if cumulative else 0) + tokens)
