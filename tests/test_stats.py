@@ -265,15 +265,15 @@ async def test_stats_screen_sorts_and_switches_windows(home, utc, keep_old_rows)
         while not (isinstance(app.screen, StatsScreen) and app.screen.loaded):
             await pilot.pause(0.05)
         table = app.screen.query_one(StatsTable)
-        assert table.models_in_order == [CLAUDE, LOCAL, GPT41, MINI]  # by provider, then model
+        assert table.keys_in_order == [CLAUDE, LOCAL, GPT41, MINI]  # by provider, then model
         table.sort_by(3)  # TTFT p50: slowest first, no data last
-        assert table.models_in_order == [CLAUDE, GPT41, MINI, LOCAL]
+        assert table.keys_in_order == [CLAUDE, GPT41, MINI, LOCAL]
         table.sort_by(3)
-        assert table.models_in_order == [LOCAL, MINI, GPT41, CLAUDE]
+        assert table.keys_in_order == [LOCAL, MINI, GPT41, CLAUDE]
         table.sort_by(1)  # model: a to z
-        assert table.models_in_order == [CLAUDE, LOCAL, GPT41, MINI]
+        assert table.keys_in_order == [CLAUDE, LOCAL, GPT41, MINI]
         await pilot.press("w")  # 7 days: gpt-4.1 only has older replies
-        assert table.models_in_order == [CLAUDE, LOCAL, MINI]
+        assert table.keys_in_order == [CLAUDE, LOCAL, MINI]
         await pilot.press("escape")
         assert not isinstance(app.screen, StatsScreen)
 

@@ -16,7 +16,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
@@ -25,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from ...formatting import one_line
 from ...services.core import Services
 from ...services.stats import WINDOWS, ModelStats, StatsReport, stats_windows
+from ..widgets.sortable_table import SortableTable
 
 NO_DATA = "–"
 # (header, ModelStats field) of every column
@@ -41,14 +41,6 @@ NOTE = ("TTFT: time to first token. tok/s: output tokens per second of streaming
         "request, unknown model). – : no data.")
 EMPTY = ("No replies in the last {days} days.\n\nStats show up here after your replies: how fast each model "
          "starts answering, how fast it streams, how often it fails.\nFrom a shell: agentspace-tui stats")
-
-
-def sort_value(stats: ModelStats, field: str) -> tuple[int, float | str]:
-    """No data (None) sorts below every known value."""
-    value = getattr(stats, field)
-    if value is None:
-        return (0, 0.0)
-    return (1, value if isinstance(value, str) else float(value))
 
 
 def _seconds(value: float | None) -> str:
@@ -72,46 +64,19 @@ def cells(stats: ModelStats) -> list[Text]:
     ]
 
 
-class StatsTable(DataTable):
-    """Model stats that sort themselves (rows are rebuilt: cells are display text, values stay numbers)."""
+class StatsTable(SortableTable[ModelStats]):
+    """Model stats by provider, then model, until a column is chosen."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="cell", zebra_stripes=True, **kwargs)
-        self.rows_data: list[ModelStats] = []
-        self.sort_field: str | None = None  # None: by provider, then model
-        self.sort_reverse = False
+    text_fields = frozenset(TEXT_FIELDS)
 
-    def show(self, rows: list[ModelStats]) -> None:
-        self.rows_data = list(rows)
-        self._rebuild()
+    def column_specs(self) -> list[tuple[str, str]]:
+        return COLUMNS
 
-    def sort_by(self, column: int) -> None:
-        """Sort by this column; the same column again reverses. Numbers start with the largest."""
-        field = COLUMNS[column][1]
-        if field == self.sort_field:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_field, self.sort_reverse = field, field not in TEXT_FIELDS
-        self._rebuild()
+    def cells(self, row: ModelStats) -> list[Text]:
+        return cells(row)
 
-    def _rebuild(self) -> None:
-        cursor = self.cursor_coordinate
-        self.clear(columns=True)
-        for name, field in COLUMNS:
-            arrow = ("▼" if self.sort_reverse else "▲") if field == self.sort_field else ""
-            self.add_column(Text(name + arrow, justify="left" if field in TEXT_FIELDS else "right"), key=field)
-        rows = self.rows_data
-        if self.sort_field is not None:
-            field = self.sort_field
-            rows = sorted(rows, key=lambda r: sort_value(r, field), reverse=self.sort_reverse)
-        for row in rows:
-            self.add_row(*cells(row), key=row.model)
-        if rows:
-            self.cursor_coordinate = self.validate_cursor_coordinate(cursor)
-
-    @property
-    def models_in_order(self) -> list[str]:
-        return [str(self.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value) for i in range(self.row_count)]
+    def row_key(self, row: ModelStats) -> str:
+        return row.model
 
 
 class StatsScreen(Screen[None]):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
@@ -27,6 +27,7 @@ from textual_plotext import PlotextPlot
 from ...formatting import format_cost, format_tokens, one_line
 from ...services.core import Services
 from ...services.usage_report import Overview, UsageRow, load_overview, signed_cost
+from ..widgets.sortable_table import SortableTable
 from .usage_charts import draw_providers, draw_savings, draw_spend, draw_tokens, label
 
 KINDS = ("day", "model", "provider")
@@ -40,14 +41,6 @@ KEYS = "Esc close · d/m/p by day, model, provider · ←→↑↓ move · s sor
 TWO_COLUMNS = 110  # terminal width from which the charts sit two by two
 EMPTY = ("No usage recorded yet.\n\nSpending shows up here after your first reply: cost per day and model, "
          "tokens, cache savings and your budgets.\nFrom a shell: agentspace-tui usage --by day")
-
-
-def sort_value(row: UsageRow, field: str) -> tuple[int, float | str]:
-    """Unknown (None) sorts below every known value, whichever the direction is not reversed."""
-    if field == "key":
-        return (1, row.key)
-    value = getattr(row, field)
-    return (0, 0.0) if value is None else (1, value)
 
 
 def cost_text(row: UsageRow) -> Text:
@@ -111,49 +104,24 @@ def budgets_text(overview: Overview) -> Text:
     return text
 
 
-class UsageTable(DataTable):
-    """A table of usage rows that sorts itself (rows are rebuilt: cells are display text, values stay numbers)."""
+class UsageTable(SortableTable[UsageRow]):
+    """Usage rows grouped by ``kind`` (day, model or provider), in the report's own order (days oldest first,
+    else by cost) until a column is chosen."""
 
-    def __init__(self, kind: str, **kwargs) -> None:
-        super().__init__(cursor_type="cell", zebra_stripes=True, **kwargs)
+    text_fields = frozenset({"key"})
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.kind = kind
-        self.rows_data: list[UsageRow] = []
-        self.sort_field: str | None = None  # None: the report's own order (days oldest first, else by cost)
-        self.sort_reverse = False
 
-    def show(self, rows: list[UsageRow]) -> None:
-        self.rows_data = list(rows)
-        self._rebuild()
+    def column_specs(self) -> list[tuple[str, str]]:
+        return [(self.kind, "key"), *COLUMNS]
 
-    def sort_by(self, column: int) -> None:
-        """Sort by this column; the same column again reverses. Numbers start with the largest."""
-        field = "key" if column == 0 else COLUMNS[column - 1][1]
-        if field == self.sort_field:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_field, self.sort_reverse = field, field != "key"
-        self._rebuild()
+    def cells(self, row: UsageRow) -> list[Text]:
+        return cells(row, self.kind)
 
-    def _rebuild(self) -> None:
-        cursor = self.cursor_coordinate
-        self.clear(columns=True)
-        names = [self.kind, *(header for header, _ in COLUMNS)]
-        fields = ["key", *(field for _, field in COLUMNS)]
-        for name, field in zip(names, fields, strict=True):
-            arrow = ("▼" if self.sort_reverse else "▲") if field == self.sort_field else ""
-            self.add_column(Text(name + arrow, justify="left" if field == "key" else "right"), key=field)
-        rows = self.rows_data
-        if self.sort_field is not None:
-            field = self.sort_field
-            rows = sorted(rows, key=lambda r: sort_value(r, field), reverse=self.sort_reverse)
-        for row in rows:
-            self.add_row(*cells(row, self.kind), key=row.key)
-        if rows:
-            self.cursor_coordinate = self.validate_cursor_coordinate(cursor)
-
-    @property
-    def keys_in_order(self) -> list[str]:
-        return [str(self.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value) for i in range(self.row_count)]
+    def row_key(self, row: UsageRow) -> str:
+        return row.key
 
 
 class UsageScreen(Screen[None]):
