@@ -35,6 +35,10 @@ async def test_reply_summary_details_and_inspector_show_the_cache(home, llm):
         block = await send_and_wait(pilot, "and again")
         saved = (2000 * (3.0 - 0.3) - 300 * (3.75 - 3.0)) / 1e6
         assert f"cache: 2,000 read, 300 written, saved ${saved:.4f}" in summary(block)
+        # the session's total in the footer: both replies, the first one's extra write cost included
+        total = saved - 2000 * (3.75 - 3.0) / 1e6
+        footer = app.main_screen.cost_footer
+        await until(lambda: f"cache saved ${total:.4f}" in str(footer.render()), what="the session's cache total")
 
         # the inspector: the last request marked the system prompt and the first turn
         await until(lambda: app.last_inspection is not None and app.last_inspection.cache is not None

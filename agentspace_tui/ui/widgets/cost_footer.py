@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
-from ...formatting import format_cost, format_tokens, not_billed, usage_estimated
+from ...formatting import format_cost, format_savings, format_tokens, not_billed, usage_estimated
 
 if TYPE_CHECKING:
     from ...services.api import BudgetStatus
@@ -52,7 +52,9 @@ class CostFooter(Static):
                 continue
             text.append(_total(total.get("cost"), total.get("unknown_cost") or 0), style="bold")
             estimated = f", {total['estimated']} est." if total.get("estimated") else ""
-            text.append(f" ({total.get('requests')} req{estimated})", style="dim")
+            saved = total.get("cache_savings")  # prompt caching's total, when it did anything
+            cache = f", cache {format_savings(saved)}" if label == "session" and saved else ""
+            text.append(f" ({total.get('requests')} req{estimated}{cache})", style="dim")
         if budget is not None:
             part = Text(budget.short(), style=BUDGET_STYLES.get(budget.state, ""))
             projection = budget.projection
