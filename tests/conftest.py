@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keyring
@@ -92,3 +93,17 @@ def run_cli(home: Path, *args: str, input: str | None = None, timeout: float = 6
         env=cli_env(home, **env),
         cwd=str(ROOT),
     )
+
+
+@pytest.fixture
+def utc():
+    """Format times in UTC so snapshots do not depend on the machine's time zone."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if previous is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = previous
+    time.tzset()

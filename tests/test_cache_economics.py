@@ -6,7 +6,6 @@ own wire format (Anthropic message_start usage, OpenAI prompt_tokens_details.cac
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -22,12 +21,12 @@ from agentspace_tui.services.cache_forecast import (
     last_request,
     session_cache_forecast,
 )
-from agentspace_tui.services.chat import ReplyFinished
 from agentspace_tui.services.chat_session import ChatSession
 from agentspace_tui.services.core import build_services
 from agentspace_tui.storage import usage as usage_math
 from agentspace_tui.storage.charges import Charge, charge_of
 from tests.fakeserver import Reply
+from tests.test_chat_session import _run
 
 CLAUDE = "anthropic:claude-sonnet-4-5"  # catalog: $3 in, $15 out, $0.30 cache read, $3.75 cache write per Mtok
 OPENAI = "openai:gpt-4o-mini"  # catalog: $0.15 in, $0.075 cache read
@@ -213,24 +212,12 @@ def test_a_reply_without_a_known_price_has_unknown_savings(home, llm, capsys):
 
 
 # -- the forecast ----------------------------------------------------------------------------------------------------
-def _send(chat: ChatSession, text: str, **kw) -> dict:
-    async def go() -> dict:
-        final = None
-        async for event in chat.send(text, **kw):
-            if isinstance(event, ReplyFinished):
-                final = event.reply
-        assert final is not None
-        return final
-
-    return asyncio.run(go())
-
-
 def _conversation(home, llm, model: str, **config: str) -> tuple[ChatSession, list[dict]]:
     _config(home, **config)
     services = build_services(home)
     chat = ChatSession(services, services.resolve_model(model))
     llm.script(Reply(text="One."), Reply(text="Two."))
-    replies = [_send(chat, "first question", system_prompt=SYSTEM), _send(chat, "second question")]
+    replies = [_run(chat, "first question", system_prompt=SYSTEM), _run(chat, "second question")]
     return chat, replies
 
 

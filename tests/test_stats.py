@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 
 import pytest
@@ -38,18 +37,6 @@ def seed(services, sid: str, messages: list[dict]) -> None:
     services.store.bulk_import({"id": sid, "title": "seeded", "model": messages[-1].get("model"),
                                 "created_at": messages[0]["created_at"]}, messages)
 
-
-@pytest.fixture
-def utc():
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if previous is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = previous
-    time.tzset()
 
 
 # -- the figures ------------------------------------------------------------------------------------------------

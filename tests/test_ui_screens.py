@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import time
 from collections.abc import Callable
 
 import keyring
@@ -62,19 +60,6 @@ def option_ids(screen: Screen, selector: str) -> list[str]:
 
 
 # -- fixtures ----------------------------------------------------------------------------------------------
-@pytest.fixture
-def utc():
-    """Format times in UTC so snapshots do not depend on the machine's time zone."""
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if previous is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = previous
-    time.tzset()
-
 
 @pytest.fixture
 def services(home):
