@@ -69,6 +69,42 @@ class Attachment(TypedDict, total=False):
     bytes: int
 
 
+# what became of a tool call the model asked for (services/tool_loop.py)
+ToolCallStatus = Literal["requested", "ok", "error", "denied", "unavailable", "cancelled"]
+
+
+class ToolCallRecord(TypedDict, total=False):
+    """One tool call of a reply, stored on the reply in the order made; ``offset`` is how much of the reply's
+    text came before it, ``round`` which request of the reply asked for it (1 = the first)."""
+
+    id: str  # the provider's call id (the tool result answers it)
+    name: str  # the function name the model used ("server__tool", see services/tools.py)
+    server: str | None  # the MCP server and its own tool name; None when the name matched no enabled tool
+    tool: str | None
+    arguments: str  # the JSON text the model produced
+    round: int
+    offset: int
+    status: ToolCallStatus
+    result: str | None  # the text sent back to the model
+    duration: float | None  # seconds the tool ran
+
+
+class ToolRound(TypedDict, total=False):
+    """One request of a reply that used tools: each round trip is billed; the reply's usage is their sum."""
+
+    usage: UsageRecord | None
+    usage_source: UsageSource | None
+    cost: float | None
+
+
+class SessionTools(TypedDict, total=False):
+    """A session's own tool choices. Entries are server names ("files") or tool names ("files__read")."""
+
+    enabled: list[str]  # turned on here although the server is off by default
+    disabled: list[str]  # turned off here
+    always_allow: list[str]  # tool names that run without asking, in this session
+
+
 class _MessageCore(TypedDict):
     id: str
     session_id: str | None  # None only before Store stores it
@@ -92,7 +128,8 @@ class MessageFields(TypedDict, total=False):
     model: str
     status: MessageStatus
     reasoning: str | None
-    tool_calls: list[dict[str, Any]] | None
+    tool_calls: list[dict[str, Any]] | None  # ToolCallRecord fields (older replies: id, name, arguments only)
+    rounds: list[ToolRound] | None  # a reply that called tools: each request's usage and cost
     finish_reason: str | None
     error: str | None
     error_kind: str | None  # providers/events.py StreamError.kind of an error/interrupted reply (rate_limit, ...)
@@ -139,6 +176,7 @@ class SessionUpdate(TypedDict, total=False):
     system_prompt: str | None
     attachments: list[Attachment]
     params: dict[str, Any] | None
+    tools: SessionTools | None
 
 
 class _SessionCore(TypedDict):
@@ -160,5 +198,6 @@ class SessionRecord(_SessionCore, total=False):
     model: str | None
     system_prompt: str | None
     params: dict[str, Any] | None  # model parameters (services/params.py), validated by ``ModelParams.from_stored``
+    tools: SessionTools | None  # tool choices (services/tools.py); None: the servers' defaults
     created_at: float
     updated_at: float

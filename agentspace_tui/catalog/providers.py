@@ -64,7 +64,7 @@ CONTEXT_WINDOW_MAX = 100_000_000  # tokens
 PROVIDER_FIELDS = ("kind", "label", "api_base", "api_key_env", "models", "context_window", "local")
 TOP_LEVEL_KEYS = (
     "default_model", "system_prompt", "request_timeout", "max_retries", "providers", "keybindings", "budgets",
-    "confirm_above", "prompt_cache", "failover",
+    "confirm_above", "prompt_cache", "failover", "mcp",
 )
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -23,6 +23,7 @@ from ..catalog.providers import (
 )
 from . import paths
 from .errors import ConfigError as ConfigError  # re-exported: its home before errors.py
+from .mcp import McpConfigError, McpServerConfig, parse_mcp
 
 DEFAULT_MODEL = "openai:gpt-4o-mini"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer concisely; use Markdown where it helps."
@@ -99,6 +100,7 @@ class Settings:
     confirm_above: float | None = None  # USD; a request forecast above this asks first (CLI: needs --yes)
     prompt_cache: str = "off"  # "auto": cache breakpoints on Anthropic requests
     failover: dict[str, list[str]] = field(default_factory=dict)  # model id -> models to try next, in order
+    mcp: dict[str, McpServerConfig] = field(default_factory=dict)  # [mcp.NAME]: tool servers (config/mcp.py)
     path: Path | None = None
 
     def keymap(self) -> dict[str, str]:
@@ -253,6 +255,8 @@ def _apply(settings: Settings, data: dict[str, Any]) -> None:
         settings.prompt_cache = str(value)
     if "failover" in data:
         settings.failover = _failover(data["failover"])
+    if "mcp" in data:
+        settings.mcp = parse_mcp(data["mcp"])
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -268,6 +272,6 @@ def load_settings(path: Path | None = None) -> Settings:
     settings = Settings(path=path)
     try:
         _apply(settings, data)
-    except (_Invalid, ProviderConfigError) as exc:
+    except (_Invalid, ProviderConfigError, McpConfigError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return settings

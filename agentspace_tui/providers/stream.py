@@ -53,6 +53,9 @@ class ChatRequest:
     params: dict[str, float | int] = field(default_factory=dict)
     # prompt_cache = "auto": cache breakpoints where the wire takes them (Anthropic; see prompt_cache.py)
     prompt_cache: bool = False
+    # OpenAI-shaped function definitions ({"type": "function", "function": {...}}); litellm turns them into each
+    # provider's own (Anthropic tools, Gemini functionDeclarations, Ollama tools). None: no tools offered
+    tools: list[dict[str, Any]] | None = None
     # set by stream_chat (time.monotonic()) as each attempt's HTTP request is sent, after litellm is imported and
     # the request built: time to first token counts from here, not from our own start-up
     sent_at: float | None = None
@@ -217,6 +220,8 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
             kwargs["extra_headers"] = {**kwargs.get("extra_headers", {}), "Authorization": openai.Omit()}
     if request.api_base:
         kwargs["api_base"] = request.api_base
+    if request.tools:
+        kwargs["tools"] = request.tools
     for name in ("temperature", "top_p", "max_tokens"):
         if name in request.params:
             kwargs[name] = request.params[name]

@@ -17,7 +17,7 @@ from . import usage as usage_math
 
 ID_RE = re.compile(r"[0-9a-f]{4,64}")
 ROLES: frozenset[Role] = frozenset({"user", "assistant", "system"})
-SESSION_FIELDS = frozenset({"title", "model", "system_prompt", "attachments", "params"})
+SESSION_FIELDS = frozenset({"title", "model", "system_prompt", "attachments", "params", "tools"})
 # index fields callers never see: the raw per-model usage (summarized instead) and bookkeeping (see turns.py)
 INTERNAL_FIELDS = frozenset({"usage", "usage_op", "open_reply"})
 
@@ -73,7 +73,7 @@ def index_record(session: Mapping[str, Any], *, messages: int, updated_at: float
 
 def session_meta(record: Mapping[str, Any]) -> dict[str, Any]:
     """The copy of the session kept inside its own file (so a lost index can be rebuilt)."""
-    keys = ("id", "title", "model", "system_prompt", "params", "attachments", "created_at", "updated_at", "usage")
+    keys = ("id", "title", "model", "system_prompt", "params", "tools", "attachments", "created_at", "updated_at", "usage")
     return {k: clone(record.get(k)) for k in keys}
 
 
