@@ -52,6 +52,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from .pricing import cmd_pricing
 
         return cmd_pricing(args)
+    if command == "tools":
+        from .tools import cmd_tools
+
+        return cmd_tools(args)
     raise CliError(f"unknown command {command!r}")
 
 
