@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import replace
 from typing import Any
 
 from .models import ModelError, ModelInfo, catalog_entries, check_model_id, info_from_entry, split_id
@@ -74,7 +75,7 @@ class Catalog:
             if found is None and not spec.custom and not self._ollama_discovered:
                 found = self._ollama_show(spec, name)
             info = info_from_entry(spec, name, {"max_input_tokens": found.context_window} if found else None)
-            return info
+            return replace(info, capabilities=found.capabilities) if found else info
         return info_from_entry(spec, name, self.entries(spec.name).get(name))
 
     def resolve(self, model_id: str) -> ModelInfo:

@@ -51,6 +51,7 @@ class ModelInfo:
     cache_read_per_mtok: float | None
     cache_write_per_mtok: float | None
     local: bool = False
+    capabilities: tuple[str, ...] | None = None  # what Ollama's /api/show says the model can do; None: not said
 
 
 def _per_mtok(value: float | str | None) -> float | None:

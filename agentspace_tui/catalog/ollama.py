@@ -15,6 +15,7 @@ class OllamaModel:
     name: str  # "llama3.2:latest"
     context_window: int | None
     size: int | None = None
+    capabilities: tuple[str, ...] | None = None  # /api/show "capabilities" ("completion", "tools", ...); None: not said
 
 
 def normalize_host(host: str) -> str:
@@ -44,6 +45,11 @@ def _context_length(model_info: dict[str, Any]) -> int | None:
     return None
 
 
+def _capabilities(info: dict[str, Any]) -> tuple[str, ...] | None:
+    caps = info.get("capabilities")
+    return tuple(str(c) for c in caps) if isinstance(caps, list) else None
+
+
 def show_model(host: str, name: str, timeout: float = 1.0) -> OllamaModel | None:
     """One installed model by name (``/api/show``); None when Ollama is not running or does not have it."""
     try:
@@ -53,7 +59,8 @@ def show_model(host: str, name: str, timeout: float = 1.0) -> OllamaModel | None
     if not isinstance(info, dict):
         return None
     model_info = info.get("model_info")
-    return OllamaModel(name, _context_length(model_info) if isinstance(model_info, dict) else None)
+    window = _context_length(model_info) if isinstance(model_info, dict) else None
+    return OllamaModel(name, window, capabilities=_capabilities(info))
 
 
 def discover(host: str, timeout: float = 1.0) -> list[OllamaModel]:
@@ -72,9 +79,10 @@ def discover(host: str, timeout: float = 1.0) -> list[OllamaModel]:
         try:
             info = _post_json(base + "/api/show", {"model": name}, timeout)
             window = _context_length(info.get("model_info") or {})
+            caps = _capabilities(info)
         except (OSError, urllib.error.URLError, ValueError):
-            window = None
-        return OllamaModel(name, window, size)
+            window, caps = None, None
+        return OllamaModel(name, window, size, caps)
 
     if not names:
         return []

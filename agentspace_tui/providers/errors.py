@@ -16,6 +16,7 @@ from typing import Any
 
 from ..domain import MessageStatus
 from .events import StreamError
+from .tool_messages import NO_TOOLS_KIND, tools_unsupported
 
 __all__ = [
     "ProviderContext",
@@ -239,6 +240,11 @@ def map_exception(exc: BaseException, ctx: ProviderContext, secrets: tuple[str, 
         wait = retry_after_seconds(exc)
         after = f"; retry after {wait:g} s" if wait is not None else "; wait a moment and retry"
         return StreamError("rate_limit", f"{label} rate limit reached (429){after}")
+    if tools_unsupported(exc):  # before 404 / 400: OpenRouter says it with a 404
+        model = str(getattr(exc, "model", "") or "").partition("/")[2] or str(getattr(exc, "model", "") or "")
+        who = redact(f"{label} model {model}" if model else label, secrets)
+        return StreamError(NO_TOOLS_KIND, f"{who} does not support tool calls; turn tools off for this session "
+                           "(/tools) or switch model")
     if names & {"Timeout", "TimeoutError", "ReadTimeout"} or re.search(r"\btime(d)? ?out\b", detail, re.I):
         return StreamError("timeout", f"{label} did not answer in time{where}; retry, or raise request_timeout in config.toml")
     if "NotFoundError" in names or status == 404:

@@ -77,7 +77,7 @@ class Finish:
 class StreamError:
     """The stream ended badly. ``status`` is what the reply is saved as: "error" or "interrupted"."""
 
-    kind: str  # missing_key | auth | rate_limit | overloaded | server | unreachable | tls | timeout | context_window | interrupted | malformed | bad_request | not_found | unknown
+    kind: str  # missing_key | auth | rate_limit | overloaded | server | unreachable | tls | timeout | context_window | interrupted | malformed | bad_request | not_found | no_tools | unknown
     message: str  # one line, names the provider and the fix, never a key
     status: MessageStatus = "error"
 

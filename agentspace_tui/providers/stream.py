@@ -30,6 +30,7 @@ from .litellm_setup import warm_up as warm_up  # re-exported: callers know it fr
 from .params_sent import sent_params
 from .prompt_cache import PROMPT_CACHE_WIRES, with_breakpoints
 from .thinktags import ThinkSplitter
+from .tool_messages import new_call_id, provider_safe_tools
 from .wirefacts import WireFacts, normalise_finish, read_facts
 from .wiretap import Capture
 
@@ -152,7 +153,10 @@ class _Reply:
         return [TextDelta(t) if k == "answer" else ReasoningDelta(t) for k, t in self.splitter.flush()]
 
     def tool_calls(self) -> list[ToolCallRequest]:
-        return [ToolCallRequest(t["id"], t["name"] or "?", t["arguments"]) for _, t in sorted(self.tools.items())]
+        # an id on every call (litellm fills in Gemini's and Ollama's; any other provider may send none): the
+        # tool result sent back names it
+        return [ToolCallRequest(t["id"] or new_call_id(), t["name"] or "?", t["arguments"])
+                for _, t in sorted(self.tools.items())]
 
 
 def _provider_finish(response: object) -> str | None:
@@ -221,7 +225,7 @@ async def stream_chat(request: ChatRequest) -> AsyncIterator[Event]:
     if request.api_base:
         kwargs["api_base"] = request.api_base
     if request.tools:
-        kwargs["tools"] = request.tools
+        kwargs["tools"] = provider_safe_tools(request.tools, request.wire)  # a copy: litellm edits schemas in place
     for name in ("temperature", "top_p", "max_tokens"):
         if name in request.params:
             kwargs[name] = request.params[name]
