@@ -109,7 +109,7 @@ OUTCOMES = {
     "length": ("truncated", "the reply hit the max output tokens and was cut short"),
     "refusal": ("refused", "the model refused to answer"),
     "content_filter": ("filtered", "the provider's content filter stopped the reply"),
-    "tool_calls": ("tool call", "the model asked to call a tool; tools are not enabled in agentspace-tui yet"),
+    "tool_calls": ("tool call", "the model asked to call a tool, and it was not run"),
 }
 
 
@@ -123,7 +123,7 @@ def reply_outcome(reply: Mapping[str, Any]) -> tuple[str, str] | None:
 def tool_call_lines(reply: Mapping[str, Any]) -> list[str]:
     """``name(arguments)`` for each tool call the model asked for."""
     return [f"{one_line(c.get('name') or '?')}({one_line(c.get('arguments') or '')})"
-            for c in reply.get("tool_calls") or []]
+            for c in reply.get("tool_calls") or [] if not c.get("round")]  # "round": it ran (services/tool_loop.py)
 
 
 def outcome_notice(reply: Mapping[str, Any]) -> str | None:
@@ -134,7 +134,7 @@ def outcome_notice(reply: Mapping[str, Any]) -> str | None:
     label, text = outcome
     calls = tool_call_lines(reply)
     if calls:
-        text = f"the model asked to call {', '.join(calls)}; tools are not enabled in agentspace-tui yet"
+        text = f"the model asked to call {', '.join(calls)}; no tools are enabled for this chat (/tools, [mcp] in config.toml)"
     return f"{label}: {text}"
 
 
@@ -206,6 +206,9 @@ def reply_summary(reply: Mapping[str, Any]) -> str:
             cost += " (est.)"
         elif reply.get("cost_source") == "provider":
             cost += " (billed)"
+        rounds = reply.get("rounds") or []
+        if len(rounds) > 1:  # a reply that called tools: its cost is every request's (services/tool_loop.py)
+            cost += f" for {len(rounds)} requests"
         parts.append(cost)
     elif not_billed(reply):
         parts.append("not billed")

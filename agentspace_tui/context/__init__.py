@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from ..domain import MessageRecord, MessageStatus
 from ..pricing import MTOK, Price, input_cost
 from ..tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, count_many, counter
+from .tool_history import answered_calls, countable_text, wire_messages
 
 if TYPE_CHECKING:
     from .cache import CacheForecast
@@ -82,7 +83,8 @@ class Countable(TypedDict):
 def sendable(message: Mapping[str, Any]) -> bool:
     """History entries that go to the provider: user turns and replies with text (even partial ones), unless
     the user deleted them from the context (kept in storage as ``hidden``, their cost still counted)."""
-    return message.get("role") in ("user", "assistant") and bool(message.get("content")) and not message.get("hidden")
+    has_text = bool(message.get("content")) or bool(answered_calls(message))
+    return message.get("role") in ("user", "assistant") and has_text and not message.get("hidden")
 
 
 FAILED_STATUSES: tuple[MessageStatus, ...] = ("error", "interrupted")
@@ -95,6 +97,7 @@ def failed_before_text(message: Mapping[str, Any]) -> bool:
         message.get("role") == "assistant"
         and message.get("status") in FAILED_STATUSES
         and not message.get("content")
+        and not answered_calls(message)
     )
 
 
@@ -119,7 +122,7 @@ def message_tokens(message: Countable, encoding: str) -> int:
         cache = message["tokens"] = {}
     n = cache.get(encoding)
     if n is None:
-        n = counter(encoding).count(message.get("content", "")) + MESSAGE_OVERHEAD
+        n = counter(encoding).count(countable_text(message)) + MESSAGE_OVERHEAD
         cache[encoding] = n
     return n
 
@@ -129,7 +132,7 @@ def prime_counts(messages: Sequence[Countable], encoding: str) -> int:
     missing = [m for m in messages if not isinstance(m.get("tokens"), dict) or encoding not in m["tokens"]]
     if not missing:
         return 0
-    for msg, n in zip(missing, count_many([m.get("content", "") for m in missing], encoding), strict=True):
+    for msg, n in zip(missing, count_many([countable_text(m) for m in missing], encoding), strict=True):
         if not isinstance(msg.get("tokens"), dict):
             msg["tokens"] = {}
         msg["tokens"][encoding] = n + MESSAGE_OVERHEAD
@@ -156,6 +159,9 @@ class ContextInspector:
         self._history: dict[str, _HistoryStats] = {}  # per encoding: the switcher measures several
         self._fixed_key: tuple[Any, ...] | None = None
         self._fixed: tuple[Section, Section] | None = None
+        self._tools_of: list[dict[str, Any]] | None = None
+        self._tools_encoding = ""
+        self._tools = Section("tools")
 
     def _history_stats(self, history: Sequence[MessageRecord], encoding: str) -> _HistoryStats:
         last: Mapping[str, Any] = history[-1] if history else {}
@@ -173,7 +179,7 @@ class ContextInspector:
                 stats.turn_bytes.append(0)
                 stats.turn_messages.append(0)
             stats.turn_tokens[-1] += message_tokens(msg, encoding)
-            stats.turn_bytes[-1] += _byte_len(msg.get("content", ""))
+            stats.turn_bytes[-1] += _byte_len(countable_text(msg))
             stats.turn_messages[-1] += 1
         self._history[encoding] = stats
         return stats
@@ -212,12 +218,7 @@ class ContextInspector:
         stats = self._history_stats(history, encoding)
         draft_tokens = counter(encoding).count(draft) + MESSAGE_OVERHEAD + REPLY_PRIMING
         user = Section("user_message", _byte_len(draft), draft_tokens)
-        tools_section = Section("tools")
-        if tools:
-            import json
-
-            text = json.dumps(tools)
-            tools_section = Section("tools", _byte_len(text), counter(encoding).count(text))
+        tools_section = self._tools_section(tools, encoding)
 
         fixed_tokens = sp.tokens + att.tokens + tools_section.tokens + user.tokens
         hist_tokens = sum(stats.turn_tokens)
@@ -256,6 +257,18 @@ class ContextInspector:
             ),
         )
 
+    def _tools_section(self, tools: list[dict[str, Any]] | None, encoding: str) -> Section:
+        """The tool definitions' size: counted once per list (services/tools.py keeps the same list object)."""
+        if not tools:
+            return Section("tools")
+        if self._tools_of is not tools or self._tools_encoding != encoding:  # the list is kept: `is` is safe
+            import json
+
+            text = json.dumps(tools)
+            self._tools = Section("tools", _byte_len(text), counter(encoding).count(text))
+            self._tools_of, self._tools_encoding = tools, encoding
+        return Section("tools", self._tools.bytes, self._tools.tokens)
+
     def request_messages(
         self, inspection: Inspection, *, system_prompt: str | None, attachments: Sequence[Mapping[str, Any]] | None,
         history: Sequence[MessageRecord], user_text: str,
@@ -267,6 +280,7 @@ class ContextInspector:
         sys_text = system_text(system_prompt, attachments)
         if sys_text:
             out.append({"role": "system", "content": sys_text})
-        out.extend({"role": m["role"], "content": m["content"]} for m in msgs)
+        for m in msgs:
+            out.extend(wire_messages(m))
         out.append({"role": "user", "content": user_text})
         return out

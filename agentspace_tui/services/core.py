@@ -25,6 +25,7 @@ from ..domain import MessageRecord, MessageUpdate, PriceOverride, SessionRecord
 from ..pricing import PRICE_SOURCES, Price, Usage, reply_cost_with_source, resolve_price
 from ..storage import Store
 from ..tokens import MESSAGE_OVERHEAD, encoding_for, is_exact
+from .tools import Toolbox
 
 STALE_STREAM = 30.0  # a "streaming" reply not checkpointed for this long belongs to a dead process
 
@@ -168,6 +169,8 @@ class Services:
         self.overrides_ttl = 2.0  # seconds; the TUI sets infinity and refreshes from workers
         self._key_cache: dict[str, keystore.ResolvedKey] = {}
         self._session_keys: dict[str, str] = {}  # pasted where no keyring can keep them; gone when we exit
+        # [mcp.NAME] tool servers: started on demand, closed by whoever built the services (app exit, CLI run)
+        self.tools = Toolbox(settings.mcp, paths.log_dir)
 
     # -- providers and keys -----------------------------------------------------------------------
     def provider(self, name: str) -> ProviderSpec:
@@ -279,8 +282,12 @@ class Services:
         system_prompt: str | None = None,
         *,
         max_output_tokens: int | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Inspection:
+        """``tools``: the definitions the request carries; None: those of the session's servers listed so far."""
         inspector = inspector or ContextInspector()
+        if tools is None:
+            tools = self.tools.definitions((session or {}).get("tools"))
         return inspector.inspect(
             model_id=info.id,
             encoding=encoding_for(info.provider, info.name),
@@ -291,6 +298,7 @@ class Services:
             attachments=(session or {}).get("attachments") or [],
             history=history,
             draft=draft,
+            tools=tools or None,
             max_output_tokens=max_output_tokens,
         )
 

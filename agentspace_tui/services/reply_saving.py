@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog.models import ModelInfo
-from ..domain import MessageRecord, MessageStatus, MessageUpdate, UsageSource
+from ..domain import MessageRecord, MessageStatus, MessageUpdate, ToolRound, UsageSource
 from ..pricing import Price, Usage, cache_savings, reply_cost_with_source
 from ..storage import StorageError, Store
 from ..text_safety import SurrogateJoiner
@@ -44,6 +44,7 @@ class ReplyState:
     failover: list[dict[str, Any]] = field(default_factory=list)  # the models that failed before it
     params_sent: dict[str, float | int] | None = None  # None: not reported (no parameters were requested)
     params_dropped: tuple[str, ...] = ()
+    rounds: list[ToolRound] = field(default_factory=list)  # each request's usage, when tools made several
 
 
 def flush_held(answer: SurrogateJoiner, thought: SurrogateJoiner, state: ReplyState) -> None:
@@ -120,6 +121,8 @@ async def finish_reply(
         "duration": time.monotonic() - state.started,
         "tokens": tokens,
     }
+    if len(state.rounds) > 1:
+        fields["rounds"] = state.rounds
     if state.params_sent is not None:  # what really went out, not what was asked for
         fields["params"] = state.params_sent or None
         fields["params_dropped"] = list(state.params_dropped) or None

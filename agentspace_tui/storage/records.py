@@ -63,6 +63,7 @@ def index_record(session: Mapping[str, Any], *, messages: int, updated_at: float
         "model": session.get("model"),
         "system_prompt": session.get("system_prompt"),
         "params": clone(session.get("params")),  # model parameters (services/params.py), checked when read
+        "tools": clone(session.get("tools")),  # tool choices (services/tools.py)
         "attachments": attachment_summaries(session.get("attachments")),
         "created_at": session.get("created_at"),
         "updated_at": updated_at,
