@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..catalog.models import ModelInfo
 from ..context.tool_history import result_message
-from ..providers.tool_messages import assistant_with_calls
 from ..domain import SessionRecord, ToolCallRecord, ToolCallStatus, ToolRound
 from ..pricing import Price, Usage, reply_cost_with_source
 from ..providers.events import ToolCallRequest, UsageReport
+from ..providers.tool_messages import assistant_with_calls
 from . import tools as tool_choice
 from .reply_saving import ReplyState
 

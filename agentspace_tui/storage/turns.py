@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from ..domain import MessageRecord
@@ -16,6 +17,10 @@ from .accounting import AccountingMixin
 from .charges import Charge, charge_of, is_open
 from .errors import SessionBusy, StorageError
 from .records import clone, message_copy, new_message
+
+# ids of replies this process streams that a new turn started in the same context may stream alongside (two
+# models answering one prompt at once: services/compare.py); ``asyncio.to_thread`` carries it into the thread
+STREAMING_ALONGSIDE: ContextVar[frozenset[str]] = ContextVar("streaming_alongside", default=frozenset())
 
 
 def _streaming(message: Mapping[str, Any]) -> bool:
@@ -62,7 +67,7 @@ class TurnsMixin(AccountingMixin):
                     updates[last["id"]] = fields
                     charges += [charge] if charge else []
                     last = {**last, **fields}
-                if is_busy(message_copy(last)):
+                if is_busy(message_copy(last)) and str(last.get("id")) not in STREAMING_ALONGSIDE.get():
                     raise SessionBusy("the last reply of this session is still being written")
             reply["session_id"] = record["id"]
             if user is not None:

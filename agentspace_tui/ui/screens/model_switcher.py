@@ -213,10 +213,11 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("up", "move('cursor_up')", "Up", show=False),
+        Binding("down", "move('cursor_down')", "Down", show=False),
+        Binding("pageup", "move('page_up')", "Page up", show=False),
+        Binding("pagedown", "move('page_down')", "Page down", show=False),
+        Binding("ctrl+s", "compare", "Compare", show=False),  # the highlighted model also answers the next prompt
     ]
 
     def __init__(
@@ -386,14 +387,11 @@ class ModelSwitcherScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def action_cursor_up(self) -> None:
-        self.query_one("#switcher-list", OptionList).action_cursor_up()
+    def action_move(self, action: str) -> None:
+        getattr(self.query_one("#switcher-list", OptionList), f"action_{action}")()
 
-    def action_cursor_down(self) -> None:
-        self.query_one("#switcher-list", OptionList).action_cursor_down()
-
-    def action_page_up(self) -> None:
-        self.query_one("#switcher-list", OptionList).action_page_up()
-
-    def action_page_down(self) -> None:
-        self.query_one("#switcher-list", OptionList).action_page_down()
+    def action_compare(self) -> None:  # Ctrl+S: /compare with the highlighted model (ui/compare_flow.py)
+        index = self.query_one("#switcher-list", OptionList).highlighted
+        if index is not None and 0 <= index < len(self._rows):
+            self.dismiss(None)
+            self.app.run_slash_command(f"/compare {self._rows[index].model_id}")  # type: ignore[attr-defined]
