@@ -134,7 +134,7 @@ def test_tool_call_without_tools_says_what_the_model_asked_for(home, llm, capsys
     assert code == 0, data["error"]
     assert data["finish"] == "tool_calls"
     assert [(c["name"], json.loads(c["arguments"])) for c in data["tool_calls"]] == [("get_weather", {"city": "Paris"})]
-    assert "get_weather(" in err and "tools are not enabled" in err
+    assert "get_weather(" in err and "no tools are enabled" in err
 
 
 @pytest.mark.parametrize("model,field", [("gpt-4o-mini", "reasoning_content"), ("gpt-4o-mini", "reasoning"),

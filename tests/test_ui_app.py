@@ -1035,7 +1035,7 @@ async def test_truncated_refused_and_tool_call_replies_are_marked(home, llm):
         assert tools.message["finish_reason"] == "tool_calls"
         assert "tool call requested" in header(tools) and tools.has_class("-tool-calls")
         calls = plain(tools.query_one(".reply-tool-calls", Static))
-        assert 'get_weather({"city": "Paris [FR]"})' in calls and "tools are not enabled" in calls
+        assert 'get_weather({"city": "Paris [FR]"})' in calls and "no tools are enabled" in calls
         for block in (truncated, refused, tools):
             assert block.thinking is None  # no reasoning, no block
 

@@ -263,7 +263,7 @@ async def test_reopened_session_shows_thinking_and_outcomes(home):
         assert "content filter" in header(filtered) and filtered.has_class("-content-filter")
         assert "tool call requested" in header(tools) and tools.has_class("-tool-calls")
         calls = plain(tools.query_one(".reply-tool-calls", Static))
-        assert "tools are not enabled" in calls
+        assert "no tools are enabled" in calls
         assert f"get_weather({tool_args})" in calls  # brackets verbatim
         assert "search(" in calls and "(1,000 chars)" in calls  # long arguments are cut
         assert header(thought) == f"● {MODEL}" and thought.has_class("-complete")

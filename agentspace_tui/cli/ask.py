@@ -173,6 +173,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from ..services.api import ConfigError
     from ..services.chat import ReplyFinished, ReplyStarted
     from ..services.failover import FailedOver, short_error
+    from ..services.tool_loop import ToolCallFinished, ToolCallStarted, ToolsNotice
+    from . import ask_tools
 
     prompt = "" if args.regenerate else read_prompt(args.prompt)
     services = open_services()
@@ -187,6 +189,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .spending import preflight
 
     forecast = preflight(args, conversation, prompt, params)  # refused (exit 5) before anything is stored
+    if getattr(args, "compare", None):  # two models at once: cli/ask_compare.py
+        from .ask_compare import ask_compare
+
+        return ask_compare(args, conversation, prompt, params)
     chat = conversation.chat
     state = _AskState()
     json_out: bool = args.json
@@ -209,7 +215,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop, signum)
         async for event in conversation.send(
-            prompt, place, model_id=args.ask_model, system_prompt=args.system, params=params
+            prompt, place, model_id=args.ask_model, system_prompt=args.system, params=params,
+            approve=ask_tools.approver(args),
         ):
             if isinstance(event, ReplyStarted):
                 state.session, state.reply = event.session, event.reply
@@ -230,10 +237,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 say(f"agentspace-tui: {for_terminal(event.describe(short_error(event.error)))}")
             elif isinstance(event, ReplyFinished):
                 state.reply = event.reply
+            elif isinstance(event, ToolCallStarted | ToolCallFinished | ToolsNotice):
+                ask_tools.report(event)
+
+    async def run_and_close() -> None:
+        try:
+            await run()
+        finally:
+            await services.tools.close()  # MCP servers this run started
 
     interrupted = False
     try:
-        asyncio.run(run())
+        asyncio.run(run_and_close())
     except KeyboardInterrupt:
         interrupted = True
     except asyncio.CancelledError:  # a stop signal cancelled the run, after the reply was saved

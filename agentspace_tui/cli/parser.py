@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-tokens", dest="max_tokens", help="most output tokens for this request")
     a.add_argument("--regenerate", action="store_true", help="answer the session's last message again (with -s "
                    "or -c, no prompt): the earlier reply is kept as an alternative")
+    a.add_argument("--compare", metavar="MODEL", help="also send the prompt to MODEL, at the same time; print both "
+                   "answers and a summary (cost, TTFT, tok/s) when both ended")
     a.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
     a.add_argument("--show-reasoning", action="store_true",
                    help="stream the model's reasoning (thinking) to stderr as it arrives")
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "sequences) are shown as visible symbols so model text cannot drive your terminal")
     a.add_argument("--over-budget", dest="over_budget", action="store_true",
                    help="send once even though a budget is used up (otherwise refused with exit 5)")
+    a.add_argument("--approve-tools", dest="approve_tools", action="store_true",
+                   help="run the MCP tools the model calls without asking (otherwise a terminal is asked per call, "
+                   "and a script's calls are declined)")
     a.add_argument("-y", "--yes", action="store_true",
                    help="send even though the forecast is above confirm_above (otherwise refused with exit 5)")
 
@@ -125,4 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     plist.add_argument("--json", action="store_true")
     pun = ps.add_parser("unset", help="remove an override")
     pun.add_argument("model")
+
+    t = sub.add_parser("tools", help="MCP servers and their tools (start each, list, count their tokens)",
+                       description="Start every MCP server of config.toml ([mcp.NAME] tables), list its tools and "
+                       "the tokens their definitions add to every request (with no ACTION: list).")
+    t.add_argument("--json", action="store_true")
+    ts = t.add_subparsers(dest="action", metavar="ACTION")
+    tl = ts.add_parser("list", help="each server's tools, their descriptions and token cost")
+    tl.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     return p

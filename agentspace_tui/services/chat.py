@@ -14,14 +14,11 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
-from ..context import ContextInspector, Countable, Inspection, message_tokens
-from ..domain import MessageRecord, Role, SessionRecord
-from ..pricing import Price
+from ..context import ContextInspector, Countable, message_tokens
+from ..domain import MessageRecord, Role
 from ..providers.errors import ProviderContext
 from ..providers.events import (
     Finish,
@@ -38,6 +35,7 @@ from ..providers.prompt_cache import prefix_fingerprint
 from ..providers.stream import ChatRequest
 from ..providers.wirefacts import wire_for
 from ..storage.errors import SessionBusy
+from ..storage.turns import STREAMING_ALONGSIDE
 from ..text_safety import SurrogateJoiner
 from ..tokens import encoding_for
 from .branches import Tree
@@ -45,61 +43,18 @@ from .core import Services, is_stale_stream
 from .failover import FailedOver, Failover
 from .params import ModelParams
 from .reply_saving import ReplyState, checkpoint_while_streaming, finish_reply, flush_held
-
-
-class BusyError(Exception):
-    """A reply is already streaming in this session."""
-
-
-@dataclass(frozen=True)
-class Fork:
-    """Start the turn after ``parent`` (None: as the first message) instead of after the active branch's last
-    message: editing and resending an earlier user message. The old branch stays stored and reachable."""
-
-    parent: str | None
-
-
-@dataclass(frozen=True)
-class Regenerate:
-    """Answer the stored user message ``user_message_id`` again, as a new alternative reply."""
-
-    user_message_id: str
-
-
-Placement = Fork | Regenerate | None  # None: a new turn at the end of the active branch
-
-
-@dataclass
-class Prepared:
-    """What ``ChatService.prepare`` checked and found: everything a turn needs before anything is stored."""
-
-    session: SessionRecord
-    history: list[MessageRecord]  # the branch the request continues, oldest first
-    model: ModelInfo
-    text: str
-    parent: str | None  # the message the new user message (or, regenerating, the reply) follows
-    answering: MessageRecord | None = None  # regenerating: the stored user message answered again
-
-
-@dataclass
-class ReplyStarted:
-    session: SessionRecord
-    user_message: MessageRecord  # the new user message, or the stored one a regenerated reply answers
-    reply: MessageRecord
-    model: ModelInfo
-    price: Price | None
-    inspection: Inspection
-
-
-@dataclass
-class ReplyFinished:
-    reply: MessageRecord  # the stored assistant message, final
-    error: str | None  # one-line message for error/interrupted/cancelled replies
-
+from .tool_loop import Approve, ToolCallFinished, ToolCallStarted, ToolLoop, ToolsNotice
+from .turn_types import BusyError as BusyError
+from .turn_types import Fork as Fork
+from .turn_types import Placement as Placement
+from .turn_types import Prepared as Prepared
+from .turn_types import Regenerate as Regenerate
+from .turn_types import ReplyFinished as ReplyFinished
+from .turn_types import ReplyStarted as ReplyStarted
 
 ChatEvent = (
     ReplyStarted | TextDelta | ReasoningDelta | RefusalDelta | ToolCallRequest | Retrying | ParamsSent | ReplyFinished
-    | FailedOver
+    | FailedOver | ToolCallStarted | ToolCallFinished | ToolsNotice
 )
 
 
@@ -137,7 +92,8 @@ class ChatService:
         if session_id in self._streaming:
             raise BusyError("a reply is already streaming in this session; wait for it or cancel it (Esc)")
         last = messages[-1] if messages else None
-        if last and last.get("status") == "streaming" and not is_stale_stream(last):
+        alongside = str(last.get("id")) in STREAMING_ALONGSIDE.get() if last else False  # a compare's lane
+        if last and last.get("status") == "streaming" and not is_stale_stream(last) and not alongside:
             raise BusyError("another agentspace-tui process is streaming a reply in this session; wait for it")
 
     def prepare(
@@ -208,9 +164,11 @@ class ChatService:
         inspector: ContextInspector | None = None,
         place: Placement = None,
         params: Mapping[str, float | int] | None = None,
+        approve: Approve | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Send ``text`` (a regenerated reply answers the stored message instead) and stream the reply.
-        ``params``: temperature, top_p, max_tokens for this request; None: the session's own."""
+        ``params``: temperature, top_p, max_tokens for this request; None: the session's own. ``approve``: asked
+        before each tool call the session does not always allow (None: such calls are not run)."""
         prepared = await asyncio.to_thread(
             self.prepare, text, session_id=session_id, model_id=model_id, system_prompt=system_prompt, place=place
         )
@@ -221,13 +179,14 @@ class ChatService:
             params = ModelParams.from_stored(prepared.session.get("params")).as_dict()
         self._streaming.add(sid)
         try:
-            async for event in self._run(prepared, inspector or ContextInspector(), dict(params)):
+            async for event in self._run(prepared, inspector or ContextInspector(), dict(params), approve):
                 yield event
         finally:
             self._streaming.discard(sid)
 
     async def _run(
-        self, prepared: Prepared, inspector: ContextInspector, params: dict[str, float | int]
+        self, prepared: Prepared, inspector: ContextInspector, params: dict[str, float | int],
+        approve: Approve | None = None,
     ) -> AsyncIterator[ChatEvent]:
         session, history, info, text = prepared.session, prepared.history, prepared.model, prepared.text
         services = self.services
@@ -237,9 +196,12 @@ class ChatService:
         price = services.price_for(info)
         system = services.session_system_prompt(session)
         max_tokens = params.get("max_tokens")
+        tool_loop = ToolLoop(services, session, approve, price)
+        state_rounds = tool_loop.rounds
+        tool_defs = await tool_loop.offer(info)  # starts the session's MCP servers (on demand)
         inspection = services.inspect(
             session, history, info, text, inspector, system,
-            max_output_tokens=int(max_tokens) if max_tokens is not None else None,
+            max_output_tokens=int(max_tokens) if max_tokens is not None else None, tools=tool_defs or [],
         )
         request_messages = inspector.request_messages(
             inspection, system_prompt=system, attachments=session.get("attachments") or [], history=history,
@@ -283,6 +245,8 @@ class ChatService:
         user_msg = stored_user if stored_user is not None else prepared.answering
         assert user_msg is not None  # begin_turn stores a user message unless an existing one is answered again
         yield ReplyStarted(session, user_msg, reply, info, price, inspection)
+        for notice in tool_loop.notices:
+            yield ToolsNotice(notice)
 
         api_base = services.api_base(info.provider)
         request = ChatRequest(
@@ -296,8 +260,9 @@ class ChatService:
             wire=wire_for(spec.litellm_prefix),
             params=params,
             prompt_cache=services.settings.prompt_cache == "auto",
+            tools=tool_defs,
         )
-        state = ReplyState(started=time.monotonic())
+        state = ReplyState(started=time.monotonic(), rounds=state_rounds)
         chain = Failover(services, sid, reply["id"], info, price, request, state)  # [failover] in config.toml
         answer, thought = SurrogateJoiner(), SurrogateJoiner()  # an emoji may arrive split across two chunks
         stop_checkpoints = asyncio.Event()
@@ -305,40 +270,52 @@ class ChatService:
             checkpoint_while_streaming(store, sid, reply["id"], state, stop_checkpoints)
         )
         try:
-            async for event in chain.stream():
-                if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
-                    if state.first_token is None:
-                        state.first_token = time.monotonic()
-                        # ttft and duration count from the request going out, not from our own start-up
-                        state.started = request.sent_at or state.started
-                    is_reasoning = isinstance(event, ReasoningDelta)
-                    text = (thought if is_reasoning else answer).feed(event.text)
-                    if not text:
-                        continue
-                    if text != event.text:
-                        event = dataclasses.replace(event, text=text)
-                    # a refusal is what the model said instead of an answer: it is the reply's text
-                    (state.reasoning if is_reasoning else state.parts).append(text)
-                    state.received += len(text)
-                    yield event
-                elif isinstance(event, ToolCallRequest):
-                    state.tool_calls.append({"id": event.id, "name": event.name, "arguments": event.arguments})
-                    yield event
-                elif isinstance(event, UsageReport):
-                    state.usage, state.usage_source, state.provider_cost = event.usage, event.source, event.cost
-                elif isinstance(event, Retrying):
-                    yield event
-                elif isinstance(event, ParamsSent):
-                    state.params_sent, state.params_dropped = event.params, event.dropped
-                    yield event
-                elif isinstance(event, Finish):
-                    state.finish_reason = event.reason
-                elif isinstance(event, StreamError):
-                    state.status, state.error, state.error_kind = event.status, event.message, event.kind
-                elif isinstance(event, FailedOver):  # nothing arrived yet: another model answers, billed as itself
-                    info, price, request = chain.info, chain.price, chain.request
-                    encoding = encoding_for(info.provider, info.name)
-                    yield event
+            while True:  # one request; more while the model calls tools (services/tool_loop.py)
+                calls: list[ToolCallRequest] = []
+                report: UsageReport | None = None
+                async for event in chain.stream():
+                    if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
+                        if state.first_token is None:
+                            state.first_token = time.monotonic()
+                            # ttft and duration count from the request going out, not from our own start-up
+                            state.started = chain.request.sent_at or state.started
+                        is_reasoning = isinstance(event, ReasoningDelta)
+                        text = (thought if is_reasoning else answer).feed(event.text)
+                        if not text:
+                            continue
+                        if text != event.text:
+                            event = dataclasses.replace(event, text=text)
+                        # a refusal is what the model said instead of an answer: it is the reply's text
+                        (state.reasoning if is_reasoning else state.parts).append(text)
+                        state.received += len(text)
+                        yield event
+                    elif isinstance(event, ToolCallRequest):
+                        calls.append(event)
+                        if not tool_loop.active:  # no tools offered: listed on the reply, never run
+                            state.tool_calls.append({"id": event.id, "name": event.name, "arguments": event.arguments})
+                            yield event
+                    elif isinstance(event, UsageReport):
+                        report = event
+                    elif isinstance(event, Retrying):
+                        yield event
+                    elif isinstance(event, ParamsSent):
+                        state.params_sent, state.params_dropped = event.params, event.dropped
+                        yield event
+                    elif isinstance(event, Finish):
+                        state.finish_reason = event.reason
+                    elif isinstance(event, StreamError):
+                        state.status, state.error, state.error_kind = event.status, event.message, event.kind
+                    elif isinstance(event, FailedOver):  # nothing arrived yet: another model answers, billed as itself
+                        info, price = chain.info, chain.price
+                        tool_loop.price = price
+                        encoding = encoding_for(info.provider, info.name)
+                        yield event
+                tool_loop.close_round(state, report)
+                if not tool_loop.wants_another_round(state, calls):
+                    break
+                flush_held(answer, thought, state)
+                async for tool_event in tool_loop.run_round(state, calls, chain.request.messages):
+                    yield tool_event
         except asyncio.CancelledError:
             state.status, state.error = "cancelled", f"{self.stop_reason or 'cancelled'}; the partial reply was kept"
             flush_held(answer, thought, state)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Unpack
+from typing import Any, Unpack
 
 from ..catalog.models import ModelInfo
 from ..config.settings import ConfigError
@@ -22,38 +21,12 @@ from .branches import Tree
 from .cache_forecast import CacheForecaster
 from .chat import ChatEvent, ChatService, Fork, Placement, Regenerate, ReplyFinished, ReplyStarted
 from .core import Services
-from .params import PARAM_HELP, ModelParams, ParamError, check_for_model, parse_set_command
-
-NoticeKind = Literal["info", "warning", "error"]
-# what a slash command asks of the UI, beyond a notice
-UiRequest = Literal[
-    "help", "switch_model", "model_changed", "new_session", "retry", "regenerate", "params", "confirm_export"
-]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of a slash command: a one-line notice, and what the UI should do next, if anything."""
-
-    text: str = ""
-    kind: NoticeKind = "info"
-    ui: UiRequest | None = None
-    arg: str = ""
-
-
-COMMANDS = {
-    "/help": "keys and commands",
-    "/model": "[ID] switch model (no ID: the switcher)",
-    "/new": "start a new chat",
-    "/system": "[TEXT] show or set the system prompt",
-    "/attach": "PATH pin a text file into the context",
-    "/detach": "[NAME] remove attachments",
-    "/set": "temperature|top-p|max-tokens VALUE (no argument: the parameters screen)",
-    "/rename": "TITLE rename the chat",
-    "/retry": "send a failed message again",
-    "/regenerate": "answer the last message again (the earlier reply stays as an alternative)",
-    "/export": "[PATH] write the chat as Markdown",
-}
+from .params import PARAM_HELP, ModelParams, check_for_model, parse_set_command
+from .slash_commands import COMMANDS as COMMANDS
+from .slash_commands import NoticeKind as NoticeKind
+from .slash_commands import Outcome as Outcome
+from .slash_commands import UiRequest as UiRequest
+from .tool_loop import Approve
 
 
 def default_export_name(session: Mapping[str, Any]) -> str:
@@ -189,7 +162,7 @@ class ChatSession:
     # -- sending ---------------------------------------------------------------------------------------------
     async def send(
         self, text: str, place: Placement = None, *, model_id: str | None = None, system_prompt: str | None = None,
-        params: ModelParams | None = None,
+        params: ModelParams | None = None, approve: Approve | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream a turn (see ChatService.send) and keep the snapshot current: the new messages are in
         ``messages`` once ReplyStarted is yielded, the final reply once ReplyFinished is, and after a cancel
@@ -199,7 +172,7 @@ class ChatSession:
         try:
             async for event in self.chat.send(
                 text, session_id=self.session_id, model_id=model.id, system_prompt=system_prompt,
-                inspector=self.inspector, place=place, params=(params or self.params).as_dict(),
+                inspector=self.inspector, place=place, params=(params or self.params).as_dict(), approve=approve,
             ):
                 if isinstance(event, ReplyStarted):
                     self.session, self.model = event.session, event.model or self.model
@@ -342,47 +315,12 @@ class ChatSession:
         write_export(target, to_markdown(session, self.services.messages(session["id"])), replace=replace)
         return target
 
-    # -- slash commands (blocking) ---------------------------------------------------------------------------
+    # -- slash commands (blocking): services/slash_commands.py ---------------------------------------------
     def execute(self, line: str) -> Outcome:
         """Run a slash command; errors become an error Outcome (one line), never an exception."""
-        from .attachments import AttachmentError
-        from .export_file import ExportError, ExportExists
+        from .slash_commands import execute
 
-        name, _, arg = line.strip().partition(" ")
-        arg = arg.strip()
-        try:
-            return self._execute(name, arg)
-        except ExportExists as exc:
-            return Outcome(ui="confirm_export", arg=str(exc.path))
-        except (ConfigError, ParamError, AttachmentError, ExportError) as exc:
-            return Outcome(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, "error")
-
-    def _execute(self, name: str, arg: str) -> Outcome:
-        if name == "/help":
-            return Outcome(ui="help")
-        if name == "/model":
-            if not arg:
-                return Outcome(ui="switch_model")
-            return Outcome(ui="model_changed", arg=self.set_model(arg).id)
-        if name == "/new":
-            return Outcome(ui="new_session")
-        if name in ("/retry", "/regenerate"):
-            return Outcome(ui="retry" if name == "/retry" else "regenerate")
-        if name == "/system":
-            return Outcome(self.set_system(arg)) if arg else Outcome(f"system prompt: {self.system_prompt or '(none)'}")
-        if name == "/attach":
-            return Outcome(self.attach(arg)) if arg else Outcome("usage: /attach PATH (a text file pinned into the context)", "error")
-        if name == "/detach":
-            return Outcome(self.detach(arg))
-        if name == "/rename":
-            return Outcome(self.rename(arg)) if arg else Outcome("usage: /rename TITLE", "error")
-        if name == "/set":
-            if not arg:
-                return Outcome(ui="params")
-            return Outcome(self.set_param(arg))
-        if name == "/export":
-            return Outcome(f"exported to {self.export(arg)}")
-        return Outcome(f"unknown command {name}; /help lists them", "error")
+        return execute(self, line)
 
 
 __all__ = ["COMMANDS", "PARAM_HELP", "ChatSession", "Outcome", "default_export_name"]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 
 from ..text_safety import for_terminal
-from . import gc_policy
+from . import compare_flow, gc_policy
 from .messages import ConversationChanged
 from .spending_flow import SpendingFlow
 from .widgets.conversation import ConversationView, ReplyBlock, UserBlock, code_blocks
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from ..services.chat import Placement, Regenerate, ReplyStarted
     from ..services.chat_session import ChatSession, Outcome
+    from .screens.tool_confirm import Decision
 
 IDLE_GC_DELAY = 1.5  # seconds without typing before garbage is collected after a reply
 
@@ -70,6 +71,8 @@ class ConversationFlow(SpendingFlow):
         prompt.remember()
         self._sent_draft = (prompt.text, dict(prompt.pastes))
         prompt.clear_draft()
+        if place is None and compare_flow.armed(self):  # /compare MODEL: two models answer side by side
+            return compare_flow.start(self, text)  # type: ignore[arg-type]
         self._start(text, place, redraw=isinstance(place, Fork))
 
     def _can_send(self) -> bool:
@@ -145,12 +148,13 @@ class ConversationFlow(SpendingFlow):
         from ..services.chat import BusyError, ReplyFinished, ReplyStarted
         from ..services.core import NotFoundError
         from ..services.failover import FailedOver
+        from ..services.tool_loop import ToolCallFinished, ToolCallStarted, ToolsNotice
 
         view = self.main_screen.conversation
         block: ReplyBlock | None = None
         gc_policy.streaming_started()
         try:
-            async for event in conversation.send(text, place, model_id=model_id):
+            async for event in conversation.send(text, place, model_id=model_id, approve=self._approve_tool):
                 if isinstance(event, ReplyStarted):
                     block = self._reply_started(conversation, event, view, redraw)
                 elif block is None:  # ChatService.send yields ReplyStarted before any other event
@@ -165,8 +169,13 @@ class ConversationFlow(SpendingFlow):
                     block.note(f"not sent: {', '.join(event.dropped)} ({conversation.model.id} does not take it)")
                 elif isinstance(event, FailedOver):  # [failover]: another model answers; the header says so
                     block.failed_over(event.from_model, event.to_model, event.kind)
-                elif isinstance(event, ToolCallRequest):  # listed in the reply when it ends; nothing is run
-                    block.note(f"⚙ the model asks to call {event.name} (tools are not enabled in this app)")
+                elif isinstance(event, ToolCallStarted | ToolCallFinished):  # shown in the reply, where it came
+                    block.tool_call(event.call)
+                elif isinstance(event, ToolsNotice):
+                    block.note(event.message)
+                    self.notice(event.message, "warning")
+                elif isinstance(event, ToolCallRequest):  # no tools were offered: listed when it ends, never run
+                    block.note(f"⚙ the model asks to call {event.name} (no tools are enabled in this chat: /tools)")
                 elif isinstance(event, ReplyFinished):
                     self._reply_done(block, event.reply)
         except (ConfigError, NotFoundError, BusyError) as exc:
@@ -187,6 +196,14 @@ class ConversationFlow(SpendingFlow):
             self.current_reply = None
             gc_policy.streaming_finished()
             self.set_timer(IDLE_GC_DELAY, self._collect_when_idle)
+
+    async def _approve_tool(self, call: Mapping[str, Any]) -> Decision:
+        """Asked by the tool loop before a call runs (the reply shows the call, waiting): the answer is the
+        user's; Escape declines."""
+        from .screens.tool_confirm import ToolConfirmScreen
+
+        decision = await self.push_screen(ToolConfirmScreen(call), wait_for_dismiss=True)
+        return decision or "deny"
 
     def _reply_started(
         self, conversation: ChatSession, event: ReplyStarted, view: ConversationView, redraw: bool

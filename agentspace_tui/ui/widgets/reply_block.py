@@ -26,6 +26,7 @@ from ..markdown_split import MarkdownSplitter
 from .markdown_view import MarkdownView
 from .message_block import MessageBlock, alternative_text, hidden_text
 from .thinking import ThinkingBlock
+from .tool_call import ToolCallView, segments
 
 RENDER_INTERVAL = 0.1  # live tail refresh while streaming; stretched when a frame costs more (see _render_tail)
 RENDER_BUDGET = 0.3  # at most this share of the event loop goes to re-rendering the live tail
@@ -61,7 +62,7 @@ def outcome(message: Mapping[str, Any]) -> str | None:
     reason = message.get("finish_reason")
     if reason in OUTCOME_TEXT:
         return reason
-    return "tool_calls" if message.get("tool_calls") else None
+    return "tool_calls" if _unrun(message) else None
 
 
 def failover_text(message: Mapping[str, Any]) -> str | None:
@@ -79,8 +80,8 @@ def failover_text(message: Mapping[str, Any]) -> str | None:
 def tool_calls_text(calls: list[dict]) -> Text:
     """Each requested call as ``name(arguments)``: shown, never run (the app has no tools yet)."""
     n = len(calls)
-    text = Text(f"⚙ the model asked to call {n} tool{'s' if n != 1 else ''}; tools are not enabled in this app, "
-                "so nothing was run:")
+    text = Text(f"⚙ the model asked to call {n} tool{'s' if n != 1 else ''}; no tools are enabled in this chat "
+                "(/tools), so nothing was run:")
     for call in calls:
         args = str(call.get("arguments") or "")
         if len(args) > TOOL_ARGUMENTS_SHOWN:
@@ -89,6 +90,11 @@ def tool_calls_text(calls: list[dict]) -> Text:
         text.append(one_line(call.get("name") or "?"), style="bold")
         text.append(f"({for_terminal(args)})")
     return text
+
+
+def _unrun(message: Mapping[str, Any]) -> list[dict]:
+    """Tool calls the model asked for when no tools were offered: listed, never run."""
+    return [c for c in message.get("tool_calls") or [] if isinstance(c, dict) and not c.get("round")]
 
 
 class ReplyBlock(MessageBlock, Vertical):
@@ -118,6 +124,8 @@ class ReplyBlock(MessageBlock, Vertical):
         self.first_chunk_at: float | None = None  # perf_counter times, for the streaming benchmark
         self.last_chunk_at: float | None = None
         self.thinking: ThinkingBlock | None = None
+        self._text_before = ""  # the text of the segments before the last tool call (streaming)
+        self._tool_views: dict[str, ToolCallView] = {}
 
     def compose(self) -> ComposeResult:
         if self.hidden and not self.streaming:  # one line, nothing else (see app.tcss: .message.-hidden)
@@ -133,13 +141,18 @@ class ReplyBlock(MessageBlock, Vertical):
         body = Vertical(classes="reply-body")
         with body:
             content = self.message.get("content") or self.message.get("refusal") or ""
-            if not self.streaming and content:
-                yield MarkdownView(content, classes="settled")
+            if not self.streaming:
+                for piece in segments(content, self.message.get("tool_calls") or []):
+                    if isinstance(piece, str):
+                        yield MarkdownView(piece, classes="settled")
+                    else:
+                        self._tool_views[str(piece.get("id"))] = view = ToolCallView(piece)
+                        yield view
             if self.streaming:
                 yield MarkdownView(classes="settled")
                 yield MarkdownView("…", classes="tail")
-        if not self.streaming and self.message.get("tool_calls"):
-            yield self._tool_calls_view(self.message["tool_calls"], bool(content))
+        if not self.streaming and _unrun(self.message):
+            yield self._tool_calls_view(_unrun(self.message), bool(content))
         yield Static(self._summary_text(), classes="reply-summary")
 
     def on_mount(self) -> None:
@@ -247,12 +260,12 @@ class ReplyBlock(MessageBlock, Vertical):
             return
         body = self.query_one(".reply-body", Vertical)
         if self._pending:
-            body.query_one(".settled", MarkdownView).append(self._pending.pop(0))  # rendered once, ~16 lines
+            body.query(".settled").last(MarkdownView).append(self._pending.pop(0))  # rendered once, ~16 lines
             # a timer, not call_later: a message pump runs all its queued messages in one turn of the loop
             self._timer = self.set_timer(0.001, self._drain)
             return
         started = time.perf_counter()
-        body.query_one(".tail", MarkdownView).update(self._pending_tail)
+        body.query(".tail").last(MarkdownView).update(self._pending_tail)
         # adaptive frame rate: a costly tail (a big table) spaces the next frame out, so chunks keep flowing
         cost = time.perf_counter() - started
         self._timer = self.set_timer(max(self._interval, cost / RENDER_BUDGET), self._render_tail)
@@ -260,8 +273,41 @@ class ReplyBlock(MessageBlock, Vertical):
     @property
     def text(self) -> str:
         if self._splitter is not None:
-            return self._splitter.full_text
+            return self._text_before + self._splitter.full_text
         return self.message.get("content", "")
+
+    # -- tool calls -----------------------------------------------------------------------------------
+    def tool_call(self, call: Mapping[str, Any]) -> None:
+        """A tool call asked for (services/tool_loop.py ToolCallStarted) or finished: shown where it came in
+        the text; the text after it goes on in a new segment."""
+        key = str(call.get("id"))
+        view = self._tool_views.get(key)
+        if view is not None:
+            view.update(call)
+            return
+        self._tool_views[key] = view = ToolCallView(call)
+        body = self.query_one(".reply-body", Vertical)
+        if self._splitter is None:
+            body.mount(view)
+            return
+        if not self._splitter.full_text and not self._pending:  # nothing since the last call: goes before it
+            body.mount(view, before=body.query(".settled").last())
+            return
+        self._settle_segment(body)
+        self._text_before += self._splitter.full_text
+        self._splitter = MarkdownSplitter()
+        body.mount(view)
+        body.mount(MarkdownView(classes="settled"), MarkdownView("…", classes="tail"))
+
+    def _settle_segment(self, body: Vertical) -> None:
+        """Render the current segment's text whole and drop its live tail."""
+        assert self._splitter is not None
+        rest = self._pending + self._splitter.settle(final=True)
+        self._pending = []
+        settled = body.query(".settled").last(MarkdownView)
+        for segment in rest:
+            settled.append(segment)
+        body.query(".tail").last().remove()
 
     def finish(self, message: Mapping[str, Any]) -> None:
         """The reply ended (complete, interrupted, cancelled or error): render the rest, show the summary."""
@@ -272,21 +318,18 @@ class ReplyBlock(MessageBlock, Vertical):
         body = self.query_one(".reply-body", Vertical)
         if self._splitter is not None:
             # the stored content is the truth (it includes every chunk, even ones not rendered yet)
-            rendered = self._splitter.full_text
+            rendered = self.text
             stored = message.get("content", "")
             if stored.startswith(rendered) and len(stored) > len(rendered):
                 self._splitter.feed(stored[len(rendered):])
-            rest = self._pending + self._splitter.settle(final=True)
-            self._pending = []
-            tail = body.query_one(".tail", MarkdownView)
-            settled = body.query_one(".settled", MarkdownView)
-            for segment in rest:
-                settled.append(segment)
-            tail.remove()
+            self._settle_segment(body)
             self._splitter = None
+        for call in message.get("tool_calls") or []:  # the stored outcome of each call is the truth
+            if isinstance(call, Mapping) and str(call.get("id")) in self._tool_views:
+                self._tool_views[str(call.get("id"))].update(call)
         self._finish_thinking(message.get("reasoning"))
-        if message.get("tool_calls") and not self.query(".reply-tool-calls"):
-            self.mount(self._tool_calls_view(message["tool_calls"], bool(self.text)), after=body)
+        if _unrun(message) and not self.query(".reply-tool-calls"):
+            self.mount(self._tool_calls_view(_unrun(message), bool(self.text)), after=body)
         self.streaming = False
         self.query_one(".reply-header", Static).update(self._header_text())
         self.query_one(".reply-summary", Static).update(self._summary_text())
