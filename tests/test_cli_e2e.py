@@ -69,12 +69,12 @@ def test_ask_json_shape(home, llm, capsys):
     assert code == 0
     assert set(data) == {"session_id", "message_id", "model", "text", "reasoning", "finish", "tool_calls", "usage",
                          "cost", "cost_source", "cache_savings", "error", "answered_by", "requested_model",
-                         "failover", "forecast"}
+                         "failover", "forecast", "rounds"}
     assert data["cache_savings"] == 0  # no cache tokens: nothing saved (a known price, so not None)
     assert set(data["forecast"]) >= {"input_cost", "output_cost_low", "output_cost_high"}
     assert data["answered_by"] == data["requested_model"] == data["model"] and data["failover"] == []
     assert data["text"] == "four" and data["finish"] == "stop" and data["error"] is None
-    assert data["reasoning"] is None and data["tool_calls"] == []
+    assert data["reasoning"] is None and data["tool_calls"] == [] and data["rounds"] == []
     assert data["usage"] == {"input_tokens": 12, "output_tokens": 1, "reasoning_tokens": 0, "cache_read_tokens": 0,
                              "cache_write_tokens": 0, "source": "provider"}
     assert data["cost"] == pytest.approx((12 * 0.15 + 1 * 0.6) / 1e6) and data["cost_source"] == "catalog"

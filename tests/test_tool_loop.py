@@ -240,3 +240,25 @@ def test_cancel_while_waiting_for_confirmation_saves_the_reply(services, llm):
     reply = services.store.get_messages(chat.session_id)[-1]
     assert reply["status"] == "cancelled" and reply["content"] == "Let me look."
     assert reply["tool_calls"][0]["status"] == "cancelled"
+
+
+def test_ask_runs_tools_only_when_approved_and_reports_each_call(home, llm):
+    from tests.conftest import run_cli
+
+    write_config(home)
+    llm.script(Reply(text="", tool_calls=[call("t__weather", {"city": "Lima"})]), Reply(text="Lima is sunny."))
+    done = run_cli(home, "ask", "--approve-tools", "weather in Lima?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Lima is sunny."
+    assert "⚙ t__weather(" in done.stderr and "→ ok" in done.stderr and "Lima: 21 °C, sunny" in done.stderr
+    assert "for 2 requests" in done.stderr
+
+    # a script (no terminal, no --approve-tools): declined, the model is told, and the user how to allow it
+    llm.script(Reply(text="", tool_calls=[call("t__env", {"name": "HOME"})]), Reply(text="I could not look."))
+    done = run_cli(home, "ask", "--json", "what is HOME?")
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout)
+    assert "--approve-tools" in done.stderr
+    tool_msg = next(m for m in llm.requests[-1].body["messages"] if m["role"] == "tool")
+    assert tool_msg["content"] == NO_APPROVER
+    assert reply["text"] == "I could not look." and reply["tool_calls"][0]["status"] == "denied"

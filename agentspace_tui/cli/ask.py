@@ -60,7 +60,8 @@ def ask_json(session_id: str, reply: MessageRecord) -> dict[str, Any]:
         "text": reply.get("content", ""),
         "reasoning": reply.get("reasoning") or None,
         "finish": (reply.get("finish_reason") or "stop") if status == "complete" else status,
-        "tool_calls": reply.get("tool_calls") or [],
+        "tool_calls": reply.get("tool_calls") or [],  # with status, result, round when tools ran
+        "rounds": reply.get("rounds") or [],  # a reply that called tools: each request's usage and cost
         "usage": {
             "input_tokens": usage.get("input_tokens", 0),
             "output_tokens": usage.get("output_tokens", 0),
