@@ -69,7 +69,7 @@ CONFIG_CASES = [
      "context_window, local (max_retries is a top-level setting: in TOML it belongs above the first [table])"),
     ('[keybindings]\nquit = "f10"\nrequest_timeout = 30',
      "keybindings.request_timeout is not a binding id; use one of switch_model, toggle_inspector, sessions, "
-     "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry, focus_conversation, regenerate, params, usage, stats (request_timeout is a "
+     "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry, focus_conversation, regenerate, params, usage, stats, tools (request_timeout is a "
      "top-level "
      "setting: in TOML it belongs above the first [table])"),
     ('[providers.lmstudio]\napi_base = "localhost:1234"',
@@ -105,7 +105,7 @@ CONFIG_CASES = [
     ('[keybindings]\nfrobnicate = "f2"',
      "keybindings.frobnicate is not a binding id; use one of switch_model, toggle_inspector, sessions, "
      "new_session, cancel, copy_reply, copy_code, toggle_thinking, keys, quit, retry, focus_conversation, "
-     "regenerate, params, usage, stats"),
+     "regenerate, params, usage, stats, tools"),
     ('[keybindings]\nnew_session = "ctrl+q"',
      'keybindings.new_session = "ctrl+q" is not allowed: ctrl+q is reserved: it always quits'),
     ('keybindings = "f2"', 'keybindings = "f2" is not allowed: a [keybindings] table of binding id = "key"'),

@@ -36,6 +36,7 @@ MAX_RETRIES_MAX = 10  # max_retries is a whole number from 0 to this
 BINDING_IDS = (
     "switch_model", "toggle_inspector", "sessions", "new_session", "cancel", "copy_reply", "copy_code",
     "toggle_thinking", "keys", "quit", "retry", "focus_conversation", "regenerate", "params", "usage", "stats",
+    "tools",
 )
 QUIT_KEY = "ctrl+q"  # always quits, whatever [keybindings] says (see Settings.keymap)
 

@@ -31,6 +31,7 @@ from .help import bound_keys, help_text
 from .messages import Measured, StartedUp
 from .session_flow import SessionFlow
 from .setup_flow import SetupFlow
+from .tools_flow import ToolsFlow
 from .widgets.conversation import ConversationView
 from .widgets.prompt import PromptInput
 from .widgets.thinking import ThinkingBlock
@@ -49,7 +50,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 __all__ = ["AgentspaceApp", "ChatScreen"]
 
 
-class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
+class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow, ToolsFlow):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live elsewhere
     TITLE = "agentspace-tui"
     ENABLE_COMMAND_PALETTE = True
@@ -65,6 +66,7 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
         Binding("f5", "retry", "Retry", id="retry", show=False),
         Binding("f4", "regenerate", "Regenerate", id="regenerate", show=False),  # Ctrl+E: end of line in the prompt
         Binding("f2", "params", "Parameters", id="params", show=False),  # F6, F7: the prompt selects text
+        Binding("f3", "tools", "Tools", id="tools", show=False),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="copy_reply", show=False),
         Binding("ctrl+g", "copy_code", "Copy code", id="copy_code", show=False),
         # shown only while the conversation has a reply with thinking (see check_action)
@@ -325,6 +327,7 @@ class AgentspaceApp(ConversationFlow, SessionFlow, SetupFlow):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Switch model", "Choose the model for the next request", self.action_switch_model)
         yield SystemCommand("Model parameters", "Temperature, top-p, max output tokens", self.action_params)
+        yield SystemCommand("Tools", "The MCP tools of this chat: on/off, always allow", self.action_tools)
         yield SystemCommand("Toggle context inspector", "Show or hide the sidebar", self.action_toggle_inspector)
         yield SystemCommand("Sessions", "Switch, rename, delete or search sessions", self.action_sessions)
         yield SystemCommand("New session", "Start an empty conversation", self.action_new_session)

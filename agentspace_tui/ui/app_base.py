@@ -118,6 +118,9 @@ class AppBase(App[int]):
     def action_retry(self) -> None:
         raise NotImplementedError  # ConversationFlow
 
+    def action_tools(self) -> None:
+        raise NotImplementedError  # ToolsFlow
+
     def _collect_when_idle(self, full: bool = False) -> None:
         raise NotImplementedError  # ConversationFlow
 

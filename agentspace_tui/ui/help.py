@@ -16,6 +16,7 @@ BINDING_HELP = {
     "copy_reply": "copy last reply", "copy_code": "copy last code block", "keys": "providers and keys",
     "toggle_thinking": "show/hide the model's thinking (the newest reply's, or the focused one)",
     "usage": "usage: spend per day, model and provider, budgets", "stats": "provider stats: latency, speed, errors",
+    "tools": "MCP tools of this chat",
     "quit": "quit",
 }
 HELP_FIXED = """\

@@ -248,6 +248,12 @@ class SessionFlow(AppBase):
             self.action_regenerate()
         elif outcome.ui == "params":
             self.action_params()
+        elif outcome.ui == "tools":
+            self.action_tools()
+        elif outcome.ui == "compare":
+            from . import compare_flow
+
+            compare_flow.arm(self, outcome.arg)  # type: ignore[arg-type]
         elif outcome.ui == "confirm_export":
             self._confirm_replace_export(Path(outcome.arg))
 
