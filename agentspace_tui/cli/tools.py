@@ -49,21 +49,12 @@ async def _list_all(
 ) -> dict[str, list[ToolSpec] | str]:
     """Server -> its tools, or the one-line reason it could not list them."""
     from ..config.paths import log_dir
-    from ..toolservers import McpHub, ToolServerError
+    from ..toolservers import McpHub
 
     hub = McpHub(servers, log_dir())
     try:
-        names = list(servers)
-        results = await asyncio.gather(*(hub.tools(name) for name in names), return_exceptions=True)
-        out: dict[str, list[ToolSpec] | str] = {}
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, ToolServerError):
-                out[name] = str(result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                out[name] = result
-        return out
+        specs, errors = await hub.all_tools()
+        return {name: errors[name] if name in errors else [s for s in specs if s.server == name] for name in servers}
     finally:
         await hub.close()
 

@@ -8,7 +8,6 @@ Servers start on demand (toolservers/hub.py): when a session that uses them send
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -127,19 +126,7 @@ class Toolbox:
         wanted = servers_in_use(self.servers, session_tools)
         if not wanted:
             return [], {}
-        from ..toolservers.hub import ToolServerError
-
-        hub = self.hub
-        listed = await asyncio.gather(*(hub.tools(name) for name in wanted), return_exceptions=True)
-        specs: list[ToolSpec] = []
-        errors: dict[str, str] = {}
-        for name, result in zip(wanted, listed, strict=True):
-            if isinstance(result, ToolServerError):
-                errors[name] = str(result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                specs.extend(result)
+        specs, errors = await self.hub.all_tools(wanted)
         return [s for s in specs if tool_on(s, self.servers, session_tools)], errors
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any]) -> ToolOutcome:
