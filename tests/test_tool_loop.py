@@ -262,3 +262,21 @@ def test_ask_runs_tools_only_when_approved_and_reports_each_call(home, llm):
     tool_msg = next(m for m in llm.requests[-1].body["messages"] if m["role"] == "tool")
     assert tool_msg["content"] == NO_APPROVER
     assert reply["text"] == "I could not look." and reply["tool_calls"][0]["status"] == "denied"
+
+
+def test_the_cache_forecast_sees_a_tool_round_as_the_request_sent_it(home, llm):
+    """The forecast compares the next request's prefix with the digests the last reply stored: a reply that
+    called tools is several messages on the wire, and must be several in the forecast too."""
+    long_prompt = "You answer questions about the weather with care. " * 200  # over Anthropic's 1,024-token minimum
+    write_config(home)
+    config = home / "config" / "config.toml"
+    config.write_text(f'prompt_cache = "auto"\nsystem_prompt = {json.dumps(long_prompt)}\n' + config.read_text())
+    services = build_services(home)
+    chat = chat_for(services, "anthropic:claude-sonnet-4-5")
+    llm.script(Reply(text="Checking.", tool_calls=[call("t__weather", {"city": "Oslo"})]), Reply(text="Sunny."))
+    run(chat, "weather in Oslo?")
+    llm.script(Reply(text="Welcome."))
+    run(chat, "thanks")
+    cache = chat.inspect("next").cache
+    assert cache is not None and cache.cached_tokens > 1024, cache
+    assert "messages" in cache.cached_parts

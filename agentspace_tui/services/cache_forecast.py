@@ -29,6 +29,7 @@ from ..catalog.models import ModelInfo
 from ..catalog.providers import ProviderSpec
 from ..context import Inspection, message_tokens, sendable_history, system_text
 from ..context.cache import CacheForecast, CacheMode
+from ..context.tool_history import wire_messages
 from ..domain import MessageRecord
 from ..pricing import Price, Usage, reply_cost
 from ..providers.prompt_cache import prefix_digests
@@ -236,8 +237,11 @@ class CacheForecaster:
         system_tokens = sum(s.tokens for s in inspection.sections if s.name in ("system_prompt", "attachments"))
         tokens = [system_tokens] if system else []
         for message in sent:
-            prefix.append({"role": message["role"], "content": message["content"]})
-            tokens.append(message_tokens(message, inspection.encoding))
+            # as the request sends it (context.request_messages): a reply that called tools is several messages,
+            # and the digests must match the ones its reply stored; its tokens count once, on its last message
+            wire = wire_messages(message)
+            prefix.extend(wire)
+            tokens.extend([0] * (len(wire) - 1) + [message_tokens(message, inspection.encoding)])
         self._prefix = _Prefix(key, prefix, tokens)
         return self._prefix
 

@@ -197,7 +197,6 @@ class ChatService:
         system = services.session_system_prompt(session)
         max_tokens = params.get("max_tokens")
         tool_loop = ToolLoop(services, session, approve, price)
-        state_rounds = tool_loop.rounds
         tool_defs = await tool_loop.offer(info)  # starts the session's MCP servers (on demand)
         inspection = services.inspect(
             session, history, info, text, inspector, system,
@@ -262,7 +261,7 @@ class ChatService:
             prompt_cache=services.settings.prompt_cache == "auto",
             tools=tool_defs,
         )
-        state = ReplyState(started=time.monotonic(), rounds=state_rounds)
+        state = ReplyState(started=time.monotonic(), rounds=tool_loop.rounds)  # the loop fills them in
         chain = Failover(services, sid, reply["id"], info, price, request, state)  # [failover] in config.toml
         answer, thought = SurrogateJoiner(), SurrogateJoiner()  # an emoji may arrive split across two chunks
         stop_checkpoints = asyncio.Event()
